@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel functions and data that a page move needs but that the kernel
+ * does not export to modules. They are resolved once, at module load,
+ * into pgremap_sym, which becomes read-only when init returns. The module
+ * refuses to load unless every one of them was found.
+ *
+ * Function pointers take their types from the target kernel's own
+ * declarations (typeof), so a prototype change between kernels is a
+ * compile error, not a wrong call. The few that only private mm/ headers
+ * declare are spelled out here.
+ */
+#ifndef PGREMAP_SYMBOLS_H
+#define PGREMAP_SYMBOLS_H
+
+#include <linux/huge_mm.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pgtable.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+#include <asm/tlbflush.h>
+
+#include "compat.h"
+
+struct pgremap_syms {
+	/* Page-table walk and allocation. */
+	pmd_t *(*mm_find_pmd)(struct mm_struct *mm, unsigned long address);
+	typeof(__p4d_alloc) *p4d_alloc;
+	typeof(__pud_alloc) *pud_alloc;
+	typeof(__pmd_alloc) *pmd_alloc;
+	typeof(__pte_alloc) *pte_alloc;
+	typeof(__anon_vma_prepare) *anon_vma_prepare;
+
+	/* Transparent huge pages. */
+	typeof(__pmd_trans_huge_lock) *pmd_trans_huge_lock;
+	typeof(__split_huge_pmd) *split_huge_pmd;
+	pgremap_split_huge_page_t split_huge_page;
+	typeof(pgtable_trans_huge_withdraw) *pgtable_trans_huge_withdraw;
+	typeof(pgtable_trans_huge_deposit) *pgtable_trans_huge_deposit;
+	unsigned long *huge_zero_pfn;
+
+	/* Clearing entries coherently for other CPUs and secondary MMUs. */
+	typeof(ptep_clear_flush) *ptep_clear_flush;
+	typeof(pmdp_huge_clear_flush) *pmdp_huge_clear_flush;
+	/* asm/tlbflush.h declares it only for built-in code. */
+	void (*flush_tlb_mm_range)(struct mm_struct *mm, unsigned long start,
+				   unsigned long end, unsigned int stride_shift,
+				   bool freed_tables);
+	typeof(__mmu_notifier_invalidate_range_start) *mmu_notifier_start;
+	typeof(__mmu_notifier_invalidate_range_end) *mmu_notifier_end;
+
+	/* Pages and their reverse map. */
+	typeof(vm_normal_folio) *vm_normal_folio;
+	typeof(folio_get_anon_vma) *folio_get_anon_vma;
+	typeof(__put_anon_vma) *put_anon_vma;
+	pgremap_move_anon_rmap_t move_anon_rmap;
+
+	/* Non-present entries: migration and swap. */
+	typeof(migration_entry_wait) *migration_entry_wait;
+	typeof(pmd_migration_entry_wait) *pmd_migration_entry_wait;
+	typeof(get_swap_device) *get_swap_device;
+	struct address_space **swapper_spaces;
+};
+
+extern struct pgremap_syms pgremap_sym;
+
+int pgremap_symbols_init(const char *test_missing, bool test_assume_ibt);
+size_t pgremap_symbols_count(void);
+
+#endif /* PGREMAP_SYMBOLS_H */
