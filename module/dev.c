@@ -24,7 +24,7 @@
 #include "pgremap.h"
 
 /* Ioctls served, as reported in pgremap_api.ioctls. */
-#define PGREMAP_IOCTLS_ALL	BIT_ULL(_PGREMAP_API)
+#define PGREMAP_IOCTLS_ALL	(BIT_ULL(_PGREMAP_API) | BIT_ULL(_PGREMAP_MOVE))
 
 static long pgremap_ioctl_api(struct pgremap_api __user *uapi)
 {
@@ -58,6 +58,8 @@ static long pgremap_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case PGREMAP_IOC_API:
 		return pgremap_ioctl_api(uarg);
+	case PGREMAP_IOC_MOVE:
+		return pgremap_ioctl_move(uarg);
 	default:
 		return -ENOTTY;
 	}

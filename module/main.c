@@ -8,7 +8,8 @@
  *   1. the running kernel must be the exact build the module was compiled
  *      against, since resolved symbols carry no prototype check;
  *   2. every unexported symbol must resolve (symbols.c);
- *   3. only then does /dev/pgremap appear.
+ *   3. the workqueue of deferred anon_vma releases (move.c);
+ *   4. only then does /dev/pgremap appear.
  */
 #include <linux/init.h>
 #include <linux/module.h>
@@ -84,22 +85,31 @@ static int __init pgremap_init(void)
 	if (err)
 		return err;
 
+	err = pgremap_move_init();
+	if (err)
+		return err;
+
 	err = pgremap_dev_register(dev_mode);
 	if (err) {
 		pr_err("refusing to load: cannot register /dev/%s (%d)\n",
 		       PGREMAP_DEVICE_NAME, err);
-		return err;
+		goto err_move;
 	}
 
 	pr_info("loaded: version %s, API %#llx, %zu kernel symbols resolved, /dev/%s mode %#o\n",
 		PGREMAP_VERSION, PGREMAP_API, pgremap_symbols_count(),
 		PGREMAP_DEVICE_NAME, dev_mode);
 	return 0;
+
+err_move:
+	pgremap_move_exit();
+	return err;
 }
 
 static void __exit pgremap_exit(void)
 {
 	pgremap_dev_unregister();
+	pgremap_move_exit();
 	pr_info("unloaded\n");
 }
 

@@ -43,13 +43,13 @@ struct pgremap_symbol {
 
 static const struct pgremap_symbol pgremap_symbols[] = {
 	SYM_FUNC(mm_find_pmd, "mm_find_pmd"),
-	SYM_FUNC(p4d_alloc, "__p4d_alloc"),
-	SYM_FUNC(pud_alloc, "__pud_alloc"),
-	SYM_FUNC(pmd_alloc, "__pmd_alloc"),
-	SYM_FUNC(pte_alloc, "__pte_alloc"),
-	SYM_FUNC(anon_vma_prepare, "__anon_vma_prepare"),
-	SYM_FUNC(pmd_trans_huge_lock, "__pmd_trans_huge_lock"),
-	SYM_FUNC(split_huge_pmd, "__split_huge_pmd"),
+	SYM_FUNC(__p4d_alloc, "__p4d_alloc"),
+	SYM_FUNC(__pud_alloc, "__pud_alloc"),
+	SYM_FUNC(__pmd_alloc, "__pmd_alloc"),
+	SYM_FUNC(__pte_alloc, "__pte_alloc"),
+	SYM_FUNC(__anon_vma_prepare, "__anon_vma_prepare"),
+	SYM_FUNC(__pmd_trans_huge_lock, "__pmd_trans_huge_lock"),
+	SYM_FUNC(__split_huge_pmd, "__split_huge_pmd"),
 	SYM_FUNC(split_huge_page, PGREMAP_SPLIT_HUGE_PAGE_SYM),
 	SYM_FUNC(pgtable_trans_huge_withdraw, "pgtable_trans_huge_withdraw"),
 	SYM_FUNC(pgtable_trans_huge_deposit, "pgtable_trans_huge_deposit"),
@@ -57,16 +57,20 @@ static const struct pgremap_symbol pgremap_symbols[] = {
 	SYM_FUNC(ptep_clear_flush, "ptep_clear_flush"),
 	SYM_FUNC(pmdp_huge_clear_flush, "pmdp_huge_clear_flush"),
 	SYM_FUNC(flush_tlb_mm_range, "flush_tlb_mm_range"),
-	SYM_FUNC(mmu_notifier_start, "__mmu_notifier_invalidate_range_start"),
-	SYM_FUNC(mmu_notifier_end, "__mmu_notifier_invalidate_range_end"),
+	SYM_FUNC(__mmu_notifier_invalidate_range_start, "__mmu_notifier_invalidate_range_start"),
+#ifdef HAVE_MMU_NOTIFIER_INVALIDATE_RANGE
+	SYM_FUNC(__mmu_notifier_invalidate_range,
+		 "__mmu_notifier_invalidate_range"),
+#endif
+	SYM_FUNC(__mmu_notifier_invalidate_range_end, "__mmu_notifier_invalidate_range_end"),
 	SYM_FUNC(vm_normal_folio, "vm_normal_folio"),
 	SYM_FUNC(folio_get_anon_vma, "folio_get_anon_vma"),
-	SYM_FUNC(put_anon_vma, "__put_anon_vma"),
-	SYM_FUNC(move_anon_rmap, PGREMAP_MOVE_ANON_RMAP_SYM),
+	SYM_FUNC(__put_anon_vma, "__put_anon_vma"),
 	SYM_FUNC(migration_entry_wait, "migration_entry_wait"),
 	SYM_FUNC(pmd_migration_entry_wait, "pmd_migration_entry_wait"),
 	SYM_FUNC(get_swap_device, "get_swap_device"),
 	SYM_DATA(swapper_spaces, "swapper_spaces"),
+	SYM_DATA(mmap_min_addr, "mmap_min_addr"),
 };
 
 typedef unsigned long (*kallsyms_lookup_name_t)(const char *name);

@@ -27,15 +27,15 @@
 struct pgremap_syms {
 	/* Page-table walk and allocation. */
 	pmd_t *(*mm_find_pmd)(struct mm_struct *mm, unsigned long address);
-	typeof(__p4d_alloc) *p4d_alloc;
-	typeof(__pud_alloc) *pud_alloc;
-	typeof(__pmd_alloc) *pmd_alloc;
-	typeof(__pte_alloc) *pte_alloc;
-	typeof(__anon_vma_prepare) *anon_vma_prepare;
+	typeof(__p4d_alloc) *__p4d_alloc;
+	typeof(__pud_alloc) *__pud_alloc;
+	typeof(__pmd_alloc) *__pmd_alloc;
+	typeof(__pte_alloc) *__pte_alloc;
+	typeof(__anon_vma_prepare) *__anon_vma_prepare;
 
 	/* Transparent huge pages. */
-	typeof(__pmd_trans_huge_lock) *pmd_trans_huge_lock;
-	typeof(__split_huge_pmd) *split_huge_pmd;
+	typeof(__pmd_trans_huge_lock) *__pmd_trans_huge_lock;
+	typeof(__split_huge_pmd) *__split_huge_pmd;
 	pgremap_split_huge_page_t split_huge_page;
 	typeof(pgtable_trans_huge_withdraw) *pgtable_trans_huge_withdraw;
 	typeof(pgtable_trans_huge_deposit) *pgtable_trans_huge_deposit;
@@ -48,20 +48,26 @@ struct pgremap_syms {
 	void (*flush_tlb_mm_range)(struct mm_struct *mm, unsigned long start,
 				   unsigned long end, unsigned int stride_shift,
 				   bool freed_tables);
-	typeof(__mmu_notifier_invalidate_range_start) *mmu_notifier_start;
-	typeof(__mmu_notifier_invalidate_range_end) *mmu_notifier_end;
+	typeof(__mmu_notifier_invalidate_range_start) *__mmu_notifier_invalidate_range_start;
+	typeof(__mmu_notifier_invalidate_range_end) *__mmu_notifier_invalidate_range_end;
+	/* Resolved only where PGREMAP_SECONDARY_TLB_CALLBACK (<= 6.5). */
+	void (*__mmu_notifier_invalidate_range)(struct mm_struct *mm,
+						unsigned long start,
+						unsigned long end);
 
 	/* Pages and their reverse map. */
 	typeof(vm_normal_folio) *vm_normal_folio;
 	typeof(folio_get_anon_vma) *folio_get_anon_vma;
-	typeof(__put_anon_vma) *put_anon_vma;
-	pgremap_move_anon_rmap_t move_anon_rmap;
+	typeof(__put_anon_vma) *__put_anon_vma;
 
 	/* Non-present entries: migration and swap. */
 	typeof(migration_entry_wait) *migration_entry_wait;
 	typeof(pmd_migration_entry_wait) *pmd_migration_entry_wait;
 	typeof(get_swap_device) *get_swap_device;
 	struct address_space **swapper_spaces;
+
+	/* Address-space limits. */
+	unsigned long *mmap_min_addr;
 };
 
 extern struct pgremap_syms pgremap_sym;
