@@ -28,6 +28,11 @@ static const struct {
 } pgr_suites[] = {
 	{ "api", pgr_suite_api },
 	{ "load", pgr_suite_load },
+	{ "move", pgr_suite_move },
+	{ "move-errno", pgr_suite_move_errno },
+	{ "move-special", pgr_suite_move_special },
+	{ "move-gc", pgr_suite_move_gc },
+	{ "move-rmap", pgr_suite_move_rmap },
 };
 
 #define PGR_NR_SUITES ARRAY_SIZE(pgr_suites)

@@ -322,9 +322,8 @@ void pgr_assert_handshake(int fd)
 		      "features %#llx, want %#llx",
 		      (unsigned long long)a.features,
 		      (unsigned long long)PGREMAP_FEATURES_ALL);
-	ck_assert_msg(a.ioctls == 1ULL << _PGREMAP_API,
-		      "ioctls %#llx, want %#llx", (unsigned long long)a.ioctls,
-		      1ULL << _PGREMAP_API);
+	ck_assert_msg(a.ioctls == PGR_IOCTLS_SERVED, "ioctls %#llx, want %#llx",
+		      (unsigned long long)a.ioctls, 1ULL << _PGREMAP_API);
 }
 
 int pgr_run_in_child(int (*fn)(void *arg), void *arg)

@@ -38,6 +38,9 @@
 #include <stddef.h>
 #include <uapi/linux/pgremap.h>
 
+/* The ioctls this module version serves, as PGREMAP_IOC_API reports them. */
+#define PGR_IOCTLS_SERVED ((1ULL << _PGREMAP_API) | (1ULL << _PGREMAP_MOVE))
+
 #define PGR_MODULE_NAME "pgremap"
 #define PGR_DEV_PATH "/dev/" PGREMAP_DEVICE_NAME
 #define PGR_SYSFS_MODULE "/sys/module/" PGR_MODULE_NAME
@@ -59,6 +62,11 @@
 /* One constructor per test area; main.c lists them in a table. */
 Suite *pgr_suite_api(void);
 Suite *pgr_suite_load(void);
+Suite *pgr_suite_move(void);
+Suite *pgr_suite_move_errno(void);
+Suite *pgr_suite_move_special(void);
+Suite *pgr_suite_move_gc(void);
+Suite *pgr_suite_move_rmap(void);
 
 /* ---- TAP output, diagnostics, skipping ---------------------------------- */
 
