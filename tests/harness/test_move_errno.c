@@ -510,6 +510,73 @@ static void efault_struct(enum mover_kind kind)
 }
 MOVE_TEST(efault_struct)
 
+static volatile sig_atomic_t hwpoison_sigbus;
+
+static void note_sigbus(int sig)
+{
+	(void)sig;
+	hwpoison_sigbus = 1;
+}
+
+/*
+ * A source entry that cannot be moved: a hardware-poisoned page (here
+ * injected with MADV_HWPOISON, CONFIG_MEMORY_FAILURE) leaves a hwpoison
+ * entry in the PTE. The pages before it move, the move stops there with
+ * EFAULT, and the pages after it move on resume.
+ */
+static void efault_hwpoison(enum mover_kind kind)
+{
+	struct sigaction sa = { .sa_handler = note_sigbus };
+	const size_t n = 4, bad = 1;
+	size_t ps = mt_page(), i;
+	struct mover *m;
+	char *src, *dst;
+	__s64 mv;
+	int err;
+
+	MOVER_OPEN_OR_SKIP(m, kind);
+	src = mt_map(n * ps, 0, false);
+	dst = mt_map(n * ps, 0, false);
+	for (i = 0; i < n; i++)
+		mt_fill(src + i * ps, 1, (unsigned long)(src + i * ps));
+	/*
+	 * 6.12 injects with MF_ACTION_REQUIRED: the caller gets SIGBUS
+	 * (BUS_MCEERR_AR) on return from madvise(); note it and go on.
+	 */
+	ck_assert_int_eq(sigaction(SIGBUS, &sa, NULL), 0);
+	PGR_SKIP_IF(madvise(src + bad * ps, ps, MADV_HWPOISON) != 0,
+		    "MADV_HWPOISON: %s", strerror(errno));
+	pgr_diag("SIGBUS on injection: %s", hwpoison_sigbus ? "yes" : "no");
+	ck_assert_msg(!(mt_pagemap(src + bad * ps) & PM_PRESENT),
+		      "poisoned page still present");
+	mover_prepare_dst(m, dst, n * ps);
+
+	err = mover_move(m, (unsigned long)dst, (unsigned long)src, n * ps, 0,
+			 &mv);
+	MT_ASSERT_ERR(err, EAGAIN, "move over a poisoned page");
+	ck_assert_int_eq(mv, (__s64)(bad * ps));
+	err = mover_move(m, (unsigned long)(dst + bad * ps),
+			 (unsigned long)(src + bad * ps), ps, 0, &mv);
+	MT_ASSERT_ERR(err, EFAULT, "move of the poisoned page");
+	ck_assert_int_eq(mv, -EFAULT);
+	err = mover_move(m, (unsigned long)(dst + (bad + 1) * ps),
+			 (unsigned long)(src + (bad + 1) * ps),
+			 (n - bad - 1) * ps, 0, &mv);
+	MT_ASSERT_ERR(err, 0, "move of the pages after it");
+
+	mover_release_dst(m, dst, n * ps);
+	for (i = 0; i < n; i++) {
+		if (i == bad)
+			continue;
+		mt_assert_pattern(dst + i * ps, 1,
+				  (unsigned long)(src + i * ps), "dst");
+		ck_assert(!(mt_pagemap(src + i * ps) & PM_PRESENT));
+	}
+	ck_assert(!(mt_pagemap(dst + bad * ps) & PM_PRESENT));
+	mover_close(m);
+}
+MOVE_TEST(efault_hwpoison)
+
 /* ---- move-ebusy --------------------------------------------------------- */
 
 /* Fork a child that waits until *wfd is closed; returns its pid. */
@@ -744,6 +811,7 @@ Suite *pgr_suite_move_errno(void)
 
 	tc = errno_tcase("move-efault", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, efault_struct);
+	MOVE_TEST_ADD(tc, efault_hwpoison);
 	suite_add_tcase(s, tc);
 
 	tc = errno_tcase("move-ebusy", PGR_TIMEOUT_LONG);
