@@ -771,21 +771,12 @@ MOVE_TEST(ebusy_pinned)
 
 /* ---- suite -------------------------------------------------------------- */
 
-static TCase *errno_tcase(const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, timeout);
-	return tc;
-}
-
 Suite *pgr_suite_move_errno(void)
 {
 	Suite *s = suite_create("move-errno");
 	TCase *tc;
 
-	tc = errno_tcase("move-einval", PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-einval", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, einval_alignment);
 	MOVE_TEST_ADD(tc, einval_range);
 	MOVE_TEST_ADD(tc, einval_mode);
@@ -797,24 +788,24 @@ Suite *pgr_suite_move_errno(void)
 	MOVE_TEST_ADD(tc, einval_src_readonly);
 	suite_add_tcase(s, tc);
 
-	tc = errno_tcase("move-enoent", PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-enoent", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, enoent_no_vma);
 	MOVE_TEST_ADD(tc, enoent_src_hole);
 	MOVE_TEST_ADD(tc, enoent_src_unpopulated);
 	suite_add_tcase(s, tc);
 
-	tc = errno_tcase("move-eexist", PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-eexist", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, eexist_dst_populated);
 	MOVE_TEST_ADD(tc, eexist_dst_zero_page);
 	MOVE_TEST_ADD(tc, eexist_dst_thp);
 	suite_add_tcase(s, tc);
 
-	tc = errno_tcase("move-efault", PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-efault", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, efault_struct);
 	MOVE_TEST_ADD(tc, efault_hwpoison);
 	suite_add_tcase(s, tc);
 
-	tc = errno_tcase("move-ebusy", PGR_TIMEOUT_LONG);
+	tc = pgr_tcase("move-ebusy", PGR_TIMEOUT_LONG);
 	MOVE_TEST_ADD(tc, ebusy_fork);
 	MOVE_TEST_ADD(tc, dontfork_then_fork);
 	MOVE_TEST_ADD(tc, ebusy_ksm);

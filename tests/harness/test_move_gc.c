@@ -407,16 +407,12 @@ Suite *pgr_suite_move_gc(void)
 	Suite *s = suite_create("move-gc");
 	TCase *tc;
 
-	tc = tcase_create("move-gc");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_LONG);
+	tc = pgr_tcase("move-gc", PGR_TIMEOUT_LONG);
 	MOVE_TEST_ADD(tc, gc_scenario);
 	MOVE_TEST_ADD(tc, concurrency);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("move-differential");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-differential", PGR_TIMEOUT_SHORT);
 	tcase_add_test(tc, differential_pgremap_vs_uffd);
 	suite_add_tcase(s, tc);
 

@@ -787,9 +787,7 @@ Suite *pgr_suite_move_rmap(void)
 	Suite *s = suite_create("move-rmap");
 	TCase *tc;
 
-	tc = tcase_create("move-rmap");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_LONG);
+	tc = pgr_tcase("move-rmap", PGR_TIMEOUT_LONG);
 	MOVE_TEST_ADD(tc, rmap_reclaim_race);
 	MOVE_TEST_ADD(tc, rmap_page_idle_race);
 	MOVE_TEST_ADD(tc, rmap_munmap_after_move);

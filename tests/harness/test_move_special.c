@@ -302,25 +302,19 @@ Suite *pgr_suite_move_special(void)
 	Suite *s = suite_create("move-special");
 	TCase *tc;
 
-	tc = tcase_create("move-zero");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-zero", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, zero_page);
 	MOVE_TEST_ADD(tc, huge_zero_pmd);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("move-thp");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_SHORT);
+	tc = pgr_tcase("move-thp", PGR_TIMEOUT_SHORT);
 	MOVE_TEST_ADD(tc, thp_whole_pmd);
 	MOVE_TEST_ADD(tc, thp_with_holes);
 	MOVE_TEST_ADD(tc, thp_split);
 	MOVE_TEST_ADD(tc, thp_unaligned_dst);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("move-swap");
-	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
-	tcase_set_timeout(tc, PGR_TIMEOUT_LONG);
+	tc = pgr_tcase("move-swap", PGR_TIMEOUT_LONG);
 	MOVE_TEST_ADD(tc, swapped_out);
 	suite_add_tcase(s, tc);
 

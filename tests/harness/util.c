@@ -604,3 +604,12 @@ void pgr_log_assert_no_splat(const struct pgr_log *log)
 		}
 	}
 }
+
+TCase *pgr_tcase(const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
+	tcase_set_timeout(tc, timeout);
+	return tc;
+}

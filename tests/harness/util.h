@@ -151,6 +151,8 @@ int pgr_mod_unload(void);
 int pgr_mod_restore(void);
 /* Checked fixture (setup and/or teardown): pgr_mod_restore() must work. */
 void pgr_fixture_module_ready(void);
+/* A test case with the module-ready fixture and a timeout in seconds. */
+TCase *pgr_tcase(const char *name, int timeout);
 
 /* ---- kernel log (/dev/kmsg) --------------------------------------------- */
 
