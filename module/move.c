@@ -313,11 +313,32 @@ void pgremap_move_exit(void)
 
 /* ---- one PTE, by kind ------------------------------------------------- */
 
+/* The dst entry for a folio moved out of @src_pte. */
+static pte_t moved_pte(struct move_ctx *mc, struct folio *folio,
+		       pte_t src_pte)
+{
+	pte_t pte = mk_pte(&folio->page, mc->dst_vma->vm_page_prot);
+
+	/* Soft-dirty tells userspace trackers the page moved here. */
+	pte = pte_mksoft_dirty(pte);
+	/* Dirty only if it was: a clean page stays cheap to reclaim. */
+	if (pte_dirty(src_pte))
+		pte = pte_mkdirty(pte);
+	return pgremap_pte_mkwrite(pte);
+}
+
+/* The dst entry for a moved zero-page entry. */
+static pte_t zero_pte(struct move_ctx *mc, unsigned long dst_addr)
+{
+	return pte_mkspecial(pfn_pte(my_zero_pfn(dst_addr),
+				     mc->dst_vma->vm_page_prot));
+}
+
 /* A present, exclusive, small anonymous folio, locked, anon_vma locked. */
 static int move_present_pte(struct move_ctx *mc, struct pte_move *pm,
 			    struct folio *folio)
 {
-	pte_t src_pte, dst_pte;
+	pte_t src_pte;
 	int err;
 
 	err = lock_ptes(pm);
@@ -349,15 +370,8 @@ static int move_present_pte(struct move_ctx *mc, struct pte_move *pm,
 
 	move_anon_rmap(folio, mc->dst_vma);
 	folio->index = linear_page_index(mc->dst_vma, pm->dst_addr);
-
-	dst_pte = mk_pte(&folio->page, mc->dst_vma->vm_page_prot);
-	/* Soft-dirty tells userspace trackers the page moved here. */
-	dst_pte = pte_mksoft_dirty(dst_pte);
-	/* Dirty only if it was: a clean page stays cheap to reclaim. */
-	if (pte_dirty(src_pte))
-		dst_pte = pte_mkdirty(dst_pte);
-	dst_pte = pgremap_pte_mkwrite(dst_pte);
-	set_pte_at(mc->mm, pm->dst_addr, pm->dst_pte, dst_pte);
+	set_pte_at(mc->mm, pm->dst_addr, pm->dst_pte,
+		   moved_pte(mc, folio, src_pte));
 out:
 	unlock_ptes(pm);
 	return err;
@@ -365,18 +379,16 @@ out:
 
 static int move_zeropage_pte(struct move_ctx *mc, struct pte_move *pm)
 {
-	pte_t zero_pte;
 	int err;
 
 	err = lock_ptes(pm);
 	if (err)
 		return err;
 
-	zero_pte = pte_mkspecial(pfn_pte(my_zero_pfn(pm->dst_addr),
-					 mc->dst_vma->vm_page_prot));
 	pgremap_sym.ptep_clear_flush(mc->src_vma, pm->src_addr, pm->src_pte);
 	secondary_tlb_flush(mc->mm, pm->src_addr, pm->src_addr + PAGE_SIZE);
-	set_pte_at(mc->mm, pm->dst_addr, pm->dst_pte, zero_pte);
+	set_pte_at(mc->mm, pm->dst_addr, pm->dst_pte,
+		   zero_pte(mc, pm->dst_addr));
 	unlock_ptes(pm);
 	return 0;
 }
@@ -731,6 +743,248 @@ static int move_pages_pte(struct move_ctx *mc, pmd_t *dst_pmd,
 	return err;
 }
 
+/* ---- a run of PTEs in one lock round ---------------------------------- */
+
+/*
+ * The per-page path above pays, for every page, a notifier range, two
+ * PTE-table mappings, three PTL rounds, a folio reference, an anon_vma
+ * reference and rwsem round trip, and a TLB flush: with other threads of
+ * the process running, the flush is a shootdown IPI per page. The batch
+ * path moves the entries of one src/dst PTE-table pair under one PTL
+ * round and one anon_vma write lock, clears up to BATCH_FLUSH_MAX src
+ * entries, flushes their range once, then fills dst.
+ *
+ * Lock order. The per-page path's order is folio lock -> anon_vma rwsem
+ * -> PTLs. Here the PTLs are taken first and the folio lock and the
+ * anon_vma rwsem only ever with trylock while they are held: a trylock
+ * never waits, so no cycle can form, and lockdep adds no dependency for
+ * a trylock. Whatever would have to wait (a contended folio or anon_vma,
+ * a large folio to split, a swap or migration entry, a non-empty dst, a
+ * src hole without ALLOW_SRC_HOLES, a folio of another anon_vma, a pin)
+ * ends the batch just before that entry; the caller hands that one entry
+ * to the per-page path, which sleeps or fails exactly as upstream does,
+ * and batching resumes after it. So the errno and the moved prefix are
+ * those of the per-page path.
+ *
+ * Ordering against other CPUs is the per-page path's: every src entry is
+ * cleared and flushed before the page appears at dst, so no CPU writes
+ * through a stale src translation once it is there; GUP-fast pins taken
+ * before a clear are seen by the folio_maybe_dma_pinned() check after
+ * the flush, and that entry goes back to src. Between clear and fill the
+ * entries are invisible to every other kernel path: faults and zaps wait
+ * for the PTLs, rmap walkers for the anon_vma lock (held until the PTLs
+ * are dropped), and users of the folio lock find it taken.
+ */
+
+/*
+ * Entries cleared before one flush: 512 bytes of stack. The IPI, the cost
+ * that matters with other threads running, is paid once per 64 pages.
+ */
+#define BATCH_FLUSH_MAX 64
+
+struct pte_batch {
+	struct move_ctx *mc;
+	struct pte_move pm;		/* both tables; addresses of entry 0 */
+	unsigned long nr;		/* entries this step covers */
+	struct anon_vma *anon_vma;	/* write-locked, referenced */
+	pte_t cleared[BATCH_FLUSH_MAX];	/* src entries taken, not yet placed */
+};
+
+static unsigned long batch_src_addr(struct pte_batch *b, unsigned long i)
+{
+	return b->pm.src_addr + i * PAGE_SIZE;
+}
+
+static unsigned long batch_dst_addr(struct pte_batch *b, unsigned long i)
+{
+	return b->pm.dst_addr + i * PAGE_SIZE;
+}
+
+/*
+ * The first folio fixes the batch's anon_vma: write-lock it (trylock: we
+ * hold the PTLs, which nest inside it) and reference it. Every later
+ * folio must belong to that same anon_vma. Called with @folio locked and
+ * mapped by a src PTE, so its mapping is stable and its anon_vma alive:
+ * it holds src_vma, which mmap_lock keeps, in its tree.
+ */
+static bool batch_lock_anon_vma(struct pte_batch *b, struct folio *folio)
+{
+	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+	struct anon_vma *anon_vma;
+
+	/* KSM or not anonymous: the per-page path refuses it. */
+	if ((mapping & PAGE_MAPPING_FLAGS) != PAGE_MAPPING_ANON)
+		return false;
+	anon_vma = (struct anon_vma *)(mapping - PAGE_MAPPING_ANON);
+	if (b->anon_vma)
+		return anon_vma == b->anon_vma;
+	if (!down_write_trylock(&anon_vma->root->rwsem))
+		return false;
+	if (WARN_ON_ONCE(!atomic_inc_not_zero(&anon_vma->refcount))) {
+		anon_vma_unlock_write(anon_vma);
+		return false;
+	}
+	b->anon_vma = anon_vma;
+	return true;
+}
+
+/*
+ * Take entry @i off src into *@slot if it can move without sleeping: a
+ * hole (where allowed), a zero-page entry, or a small exclusive unpinned
+ * anonymous folio, which is then left locked. False ends the batch here.
+ */
+static bool batch_take(struct pte_batch *b, unsigned long i, pte_t *slot)
+{
+	struct move_ctx *mc = b->mc;
+	pte_t *src_pte = b->pm.src_pte + i;
+	pte_t src = ptep_get(src_pte);
+	struct folio *folio;
+
+	if (!pte_none(ptep_get(b->pm.dst_pte + i)))
+		return false;
+	if (pte_none(src)) {
+		*slot = src;
+		return mc->mode & PGREMAP_MOVE_MODE_ALLOW_SRC_HOLES;
+	}
+	if (!pte_present(src))
+		return false;
+	if (!is_zero_pfn(pte_pfn(src))) {
+		folio = pgremap_sym.vm_normal_folio(mc->src_vma,
+						    batch_src_addr(b, i), src);
+		if (!folio || folio_test_large(folio) ||
+		    !PageAnonExclusive(&folio->page) ||
+		    folio_maybe_dma_pinned(folio) || !folio_trylock(folio))
+			return false;
+		if (!batch_lock_anon_vma(b, folio)) {
+			folio_unlock(folio);
+			return false;
+		}
+	}
+	/* Not flushed yet: batch_place() flushes before dst is filled. */
+	*slot = ptep_get_and_clear(mc->mm, batch_src_addr(b, i), src_pte);
+	return true;
+}
+
+/* A taken entry that will not move goes back where it was. */
+static void batch_untake(struct pte_batch *b, unsigned long i, pte_t src)
+{
+	if (pte_none(src))
+		return;
+	set_pte_at(b->mc->mm, batch_src_addr(b, i), b->pm.src_pte + i, src);
+	if (!is_zero_pfn(pte_pfn(src)))
+		folio_unlock(page_folio(pte_page(src)));
+}
+
+/* Fill dst with a taken entry. False: pinned meanwhile, left untouched. */
+static bool batch_put(struct pte_batch *b, unsigned long i, pte_t src)
+{
+	struct move_ctx *mc = b->mc;
+	unsigned long dst_addr = batch_dst_addr(b, i);
+	pte_t *dst_pte = b->pm.dst_pte + i;
+	struct folio *folio;
+
+	if (pte_none(src))
+		return true;		/* an allowed hole: nothing to move */
+	if (is_zero_pfn(pte_pfn(src))) {
+		set_pte_at(mc->mm, dst_addr, dst_pte, zero_pte(mc, dst_addr));
+		return true;
+	}
+	folio = page_folio(pte_page(src));
+	/* GUP-fast pinned it before its clear (see move_present_pte()). */
+	if (folio_maybe_dma_pinned(folio))
+		return false;
+	move_anon_rmap(folio, mc->dst_vma);
+	folio->index = linear_page_index(mc->dst_vma, dst_addr);
+	set_pte_at(mc->mm, dst_addr, dst_pte, moved_pte(mc, folio, src));
+	folio_unlock(folio);
+	return true;
+}
+
+/*
+ * Flush the src range of the @n entries taken from @first on, then fill
+ * dst with them. Returns how many moved; the first that could not, and
+ * every one after it, goes back to src.
+ */
+static unsigned long batch_place(struct pte_batch *b, unsigned long first,
+				 unsigned long n)
+{
+	struct move_ctx *mc = b->mc;
+	unsigned long start = batch_src_addr(b, first);
+	unsigned long end = start + n * PAGE_SIZE;
+	unsigned long i, placed;
+
+	if (!n)
+		return 0;
+	pgremap_sym.flush_tlb_mm_range(mc->mm, start, end, PAGE_SHIFT, false);
+	secondary_tlb_flush(mc->mm, start, end);
+	for (i = 0; i < n && batch_put(b, first + i, b->cleared[i]); i++)
+		;
+	for (placed = i; i < n; i++)
+		batch_untake(b, first + i, b->cleared[i]);
+	return placed;
+}
+
+/* Under both PTLs: move entries until one cannot be moved here. */
+static unsigned long batch_run(struct pte_batch *b)
+{
+	unsigned long done = 0, n, taken, placed;
+
+	while (done < b->nr) {
+		n = min_t(unsigned long, b->nr - done, BATCH_FLUSH_MAX);
+		for (taken = 0; taken < n; taken++)
+			if (!batch_take(b, done + taken, &b->cleared[taken]))
+				break;
+		placed = batch_place(b, done, taken);
+		done += placed;
+		if (placed < n)
+			break;
+	}
+	return done;
+}
+
+/*
+ * Move up to @nr entries from @src_addr, all in one src and one dst PTE
+ * table, in one lock round. Returns how many moved: 0 leaves the first
+ * entry to the per-page path.
+ */
+static unsigned long move_ptes_batched(struct move_ctx *mc, pmd_t *dst_pmd,
+				       pmd_t *src_pmd, unsigned long dst_addr,
+				       unsigned long src_addr, unsigned long nr)
+{
+	struct pte_batch b = {
+		.mc = mc, .nr = nr,
+		.pm = { .dst_addr = dst_addr, .src_addr = src_addr,
+			.dst_pmd = dst_pmd, .src_pmd = src_pmd },
+	};
+	struct mmu_notifier_range range;
+	unsigned long done = 0;
+
+	pgremap_mmu_range_init(&range, mc->src_vma, mc->mm, src_addr,
+			       src_addr + nr * PAGE_SIZE);
+	notifier_start(mc->mm, &range);
+	b.pm.dst_pte = map_pte(mc->mm, dst_pmd, dst_addr, &b.pm.dst_pmdval,
+			       &b.pm.dst_ptl);
+	if (b.pm.dst_pte)
+		b.pm.src_pte = map_pte(mc->mm, src_pmd, src_addr,
+				       &b.pm.src_pmdval, &b.pm.src_ptl);
+	if (b.pm.src_pte) {
+		double_lock(b.pm.dst_ptl, b.pm.src_ptl);
+		/* Still the tables we mapped: else leave it to the slow path. */
+		if (pmd_same(READ_ONCE(*dst_pmd), b.pm.dst_pmdval) &&
+		    pmd_same(READ_ONCE(*src_pmd), b.pm.src_pmdval))
+			done = batch_run(&b);
+		double_unlock(b.pm.dst_ptl, b.pm.src_ptl);
+	}
+	unmap_ptes(&b.pm);
+	/* Dropped only now: rmap walkers must not see the flush pending. */
+	if (b.anon_vma)
+		anon_vma_unlock_write(b.anon_vma);
+	notifier_end(mc->mm, &range);
+	if (b.anon_vma)
+		keep_for_grace(mc, b.anon_vma);
+	return done;
+}
+
 /* ---- huge PMDs -------------------------------------------------------- */
 
 /* pmd_trans_huge_lock(), through the resolved slow path. */
@@ -957,12 +1211,27 @@ static int find_pmds(struct move_ctx *mc, unsigned long dst_addr,
 	return 0;
 }
 
-/* Move what is at @src_addr: one page, or one huge PMD (*@step). */
+/* Entries from here to the end of the range, of either PTE table. */
+static unsigned long batch_entries(struct move_ctx *mc, unsigned long dst_addr,
+				   unsigned long src_addr)
+{
+	unsigned long end = mc->src_end - src_addr;
+
+	end = min(end, pmd_addr_end(src_addr, ULONG_MAX) - src_addr);
+	end = min(end, pmd_addr_end(dst_addr, ULONG_MAX) - dst_addr);
+	return end >> PAGE_SHIFT;
+}
+
+/*
+ * Move what is at @src_addr: a run of PTEs, one page, or one huge PMD;
+ * *@step says how much.
+ */
 static int move_step(struct move_ctx *mc, unsigned long dst_addr,
 		     unsigned long src_addr, unsigned long *step)
 {
 	pmd_t *dst_pmd, *src_pmd;
 	spinlock_t *ptl;	/* of a huge src PMD */
+	unsigned long nr;
 	int err;
 
 	*step = PAGE_SIZE;
@@ -983,6 +1252,12 @@ static int move_step(struct move_ctx *mc, unsigned long dst_addr,
 	}
 	if (alloc_pte_table(mc->mm, dst_pmd))
 		return -ENOMEM;
+	nr = batch_entries(mc, dst_addr, src_addr);
+	nr = move_ptes_batched(mc, dst_pmd, src_pmd, dst_addr, src_addr, nr);
+	if (nr) {
+		*step = nr * PAGE_SIZE;
+		return 0;
+	}
 	return move_pages_pte(mc, dst_pmd, src_pmd, dst_addr, src_addr);
 }
 
