@@ -40,6 +40,11 @@
  * Nothing sleeps while a PTE table is mapped or a PTL is held: whenever a
  * lock must be waited for, everything is unmapped first and the step is
  * retried from the start.
+ *
+ * That is the per-page path, upstream's. Most pages take the batch path
+ * (move_ptes_batched()), which holds the same locks for a whole run of
+ * PTEs but takes the PTLs first and the folio and anon_vma locks only
+ * with trylock; see the comment above it for why that is deadlock-free.
  */
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -772,15 +777,24 @@ static int move_pages_pte(struct move_ctx *mc, pmd_t *dst_pmd,
  * before a clear are seen by the folio_maybe_dma_pinned() check after
  * the flush, and that entry goes back to src. Between clear and fill the
  * entries are invisible to every other kernel path: faults and zaps wait
- * for the PTLs, rmap walkers for the anon_vma lock (held until the PTLs
- * are dropped), and users of the folio lock find it taken.
+ * for the PTLs; rmap walkers wait for the src anon_vma lock or, once a
+ * placed folio is unlocked and names dst's anon_vma (whose root may
+ * differ), for the dst PTL, both held until every chunk is flushed and
+ * placed; users of the folio lock find it taken.
+ *
+ * Latency: the PTLs and the anon_vma root are given up between chunks
+ * when someone waits for them or the CPU is wanted, as fork's
+ * copy_pte_range() does; a partial run is a valid step.
  */
 
 /*
- * Entries cleared before one flush: 512 bytes of stack. The IPI, the cost
- * that matters with other threads running, is paid once per 64 pages.
+ * Entries cleared before one flush. 32 stays under x86's ranged-flush
+ * ceiling (tlb_single_page_flush_ceiling, 33): one flush invalidates just
+ * those pages, where 64 would flush the whole mm on every CPU running it.
+ * The shootdown IPI, the cost that matters with other threads running, is
+ * paid once per 32 pages instead of once per page. 256 bytes of stack.
  */
-#define BATCH_FLUSH_MAX 64
+#define BATCH_FLUSH_MAX 32
 
 struct pte_batch {
 	struct move_ctx *mc;
@@ -913,15 +927,27 @@ static unsigned long batch_place(struct pte_batch *b, unsigned long first,
 	unsigned long end = start + n * PAGE_SIZE;
 	unsigned long i, placed;
 
-	if (!n)
-		return 0;
-	pgremap_sym.flush_tlb_mm_range(mc->mm, start, end, PAGE_SHIFT, false);
-	secondary_tlb_flush(mc->mm, start, end);
+	for (i = 0; i < n && pte_none(b->cleared[i]); i++)
+		;
+	/* Only present entries were cleared: holes need no flush. */
+	if (i < n) {
+		pgremap_sym.flush_tlb_mm_range(mc->mm, start, end, PAGE_SHIFT,
+					       false);
+		secondary_tlb_flush(mc->mm, start, end);
+	}
 	for (i = 0; i < n && batch_put(b, first + i, b->cleared[i]); i++)
 		;
 	for (placed = i; i < n; i++)
 		batch_untake(b, first + i, b->cleared[i]);
 	return placed;
+}
+
+/* Whether to give the locks up between chunks (see above). */
+static bool batch_should_break(struct pte_batch *b)
+{
+	return need_resched() || spin_needbreak(b->pm.src_ptl) ||
+	       spin_needbreak(b->pm.dst_ptl) ||
+	       (b->anon_vma && rwsem_is_contended(&b->anon_vma->root->rwsem));
 }
 
 /* Under both PTLs: move entries until one cannot be moved here. */
@@ -930,6 +956,8 @@ static unsigned long batch_run(struct pte_batch *b)
 	unsigned long done = 0, n, taken, placed;
 
 	while (done < b->nr) {
+		if (done && batch_should_break(b))
+			break;
 		n = min_t(unsigned long, b->nr - done, BATCH_FLUSH_MAX);
 		for (taken = 0; taken < n; taken++)
 			if (!batch_take(b, done + taken, &b->cleared[taken]))
@@ -943,6 +971,37 @@ static unsigned long batch_run(struct pte_batch *b)
 }
 
 /*
+ * Without locks: how many leading entries the batch could take. It sizes
+ * the notifier range, and 0 skips the batch, so that with secondary MMUs
+ * attached (KVM, IOMMU SVA) a run of entries only the per-page path
+ * handles (swap entries, say) does not pay for a 2 MiB invalidation each.
+ * The locked pass decides; it never goes further. For a single entry
+ * there is nothing to size, and the scan would cost as much as it saves.
+ */
+static unsigned long batch_scan(struct move_ctx *mc, struct pte_move *pm,
+				unsigned long nr)
+{
+	bool holes = mc->mode & PGREMAP_MOVE_MODE_ALLOW_SRC_HOLES;
+	unsigned long i = 0;
+	pte_t src;
+
+	pm->dst_pte = map_pte(mc->mm, pm->dst_pmd, pm->dst_addr,
+			      &pm->dst_pmdval, &pm->dst_ptl);
+	if (pm->dst_pte)
+		pm->src_pte = map_pte(mc->mm, pm->src_pmd, pm->src_addr,
+				      &pm->src_pmdval, &pm->src_ptl);
+	for (; pm->src_pte && i < nr; i++) {
+		if (!pte_none(ptep_get(pm->dst_pte + i)))
+			break;
+		src = ptep_get(pm->src_pte + i);
+		if (pte_none(src) ? !holes : !pte_present(src))
+			break;
+	}
+	unmap_ptes(pm);
+	return i;
+}
+
+/*
  * Move up to @nr entries from @src_addr, all in one src and one dst PTE
  * table, in one lock round. Returns how many moved: 0 leaves the first
  * entry to the per-page path.
@@ -952,15 +1011,18 @@ static unsigned long move_ptes_batched(struct move_ctx *mc, pmd_t *dst_pmd,
 				       unsigned long src_addr, unsigned long nr)
 {
 	struct pte_batch b = {
-		.mc = mc, .nr = nr,
+		.mc = mc,
 		.pm = { .dst_addr = dst_addr, .src_addr = src_addr,
 			.dst_pmd = dst_pmd, .src_pmd = src_pmd },
 	};
 	struct mmu_notifier_range range;
 	unsigned long done = 0;
 
+	b.nr = nr > 1 ? batch_scan(mc, &b.pm, nr) : nr;
+	if (!b.nr)
+		return 0;
 	pgremap_mmu_range_init(&range, mc->src_vma, mc->mm, src_addr,
-			       src_addr + nr * PAGE_SIZE);
+			       src_addr + b.nr * PAGE_SIZE);
 	notifier_start(mc->mm, &range);
 	b.pm.dst_pte = map_pte(mc->mm, dst_pmd, dst_addr, &b.pm.dst_pmdval,
 			       &b.pm.dst_ptl);
@@ -976,7 +1038,7 @@ static unsigned long move_ptes_batched(struct move_ctx *mc, pmd_t *dst_pmd,
 		double_unlock(b.pm.dst_ptl, b.pm.src_ptl);
 	}
 	unmap_ptes(&b.pm);
-	/* Dropped only now: rmap walkers must not see the flush pending. */
+	/* The outer lock, so released after the PTLs. */
 	if (b.anon_vma)
 		anon_vma_unlock_write(b.anon_vma);
 	notifier_end(mc->mm, &range);
@@ -1324,6 +1386,9 @@ static ssize_t move_pages(struct mm_struct *mm, unsigned long dst,
 	err = lookup_vmas(&mc, dst, src, len);
 	while (!err && done < len) {
 		err = move_step(&mc, dst + done, src + done, &step);
+		/* Counted before a signal ends the loop: it did move. */
+		if (!err)
+			done += step;
 		cond_resched();
 		if (fatal_signal_pending(current)) {
 			/* Do not override an error. */
@@ -1331,12 +1396,8 @@ static ssize_t move_pages(struct mm_struct *mm, unsigned long dst,
 				err = -EINTR;
 			break;
 		}
-		if (err == -EAGAIN) {
+		if (err == -EAGAIN)
 			err = 0;	/* the same page again */
-			continue;
-		}
-		if (!err)
-			done += step;
 	}
 	if (mc.graced)
 		put_anon_vma_after_grace(mc.graced);
