@@ -256,35 +256,127 @@ static void put_anon_vma_ref(struct anon_vma *anon_vma)
  * reference before the anon_vma can go. Such a walker then merely walks
  * the source tree and misses the page once.
  */
+/*
+ * References waiting for their grace period are collected in one open
+ * batch, queued as a single rcu_work when it fills or a tick after it
+ * opened: one allocation and one RCU callback per batch, not per move
+ * call. A move whose anon_vma the open batch already holds just drops its
+ * own reference: the batch's is dropped a grace period after the batch is
+ * queued, which is later than this move, so it covers the same walkers.
+ */
+#define GRACE_BATCH_MAX 30
+
 struct anon_vma_grace {
 	struct rcu_work rwork;
-	struct anon_vma *anon_vma;
+	unsigned int nr;
+	struct anon_vma *anon_vma[GRACE_BATCH_MAX];
 };
 
+enum grace_add { GRACE_ADDED, GRACE_HELD, GRACE_NEED_BATCH };
+
 static struct workqueue_struct *pgremap_wq;
+static DEFINE_SPINLOCK(grace_lock);
+static struct anon_vma_grace *grace_open;	/* under grace_lock */
 
 static void anon_vma_grace_fn(struct work_struct *work)
 {
 	struct anon_vma_grace *g = container_of(to_rcu_work(work),
 						struct anon_vma_grace, rwork);
+	unsigned int i;
 
-	put_anon_vma_ref(g->anon_vma);
+	for (i = 0; i < g->nr; i++)
+		put_anon_vma_ref(g->anon_vma[i]);
 	kfree(g);
+}
+
+static void grace_queue(struct anon_vma_grace *g)
+{
+	if (!g)
+		return;
+	INIT_RCU_WORK(&g->rwork, anon_vma_grace_fn);
+	queue_rcu_work(pgremap_wq, &g->rwork);
+}
+
+/* Queue the open batch, if any. */
+static void grace_close(void)
+{
+	struct anon_vma_grace *g;
+
+	spin_lock(&grace_lock);
+	g = grace_open;
+	grace_open = NULL;
+	spin_unlock(&grace_lock);
+	grace_queue(g);
+}
+
+static void grace_close_fn(struct work_struct *work)
+{
+	grace_close();
+}
+
+static DECLARE_DELAYED_WORK(grace_close_work, grace_close_fn);
+
+/*
+ * Hand the reference on @anon_vma to the open batch: GRACE_HELD if the
+ * batch has one already (the caller drops its own), GRACE_NEED_BATCH if a
+ * new batch is needed and *@fresh is NULL. A full batch is queued.
+ */
+static enum grace_add grace_add(struct anon_vma *anon_vma,
+				struct anon_vma_grace **fresh)
+{
+	struct anon_vma_grace *g, *full = NULL;
+	enum grace_add res = GRACE_ADDED;
+	unsigned int i;
+
+	spin_lock(&grace_lock);
+	g = grace_open;
+	if (g) {
+		for (i = 0; i < g->nr; i++)
+			if (g->anon_vma[i] == anon_vma) {
+				res = GRACE_HELD;
+				goto unlock;
+			}
+		if (g->nr < GRACE_BATCH_MAX) {
+			g->anon_vma[g->nr++] = anon_vma;
+			goto unlock;
+		}
+		full = g;
+		grace_open = NULL;
+	}
+	if (!*fresh) {
+		res = GRACE_NEED_BATCH;
+		goto unlock;
+	}
+	g = *fresh;
+	*fresh = NULL;
+	g->nr = 1;
+	g->anon_vma[0] = anon_vma;
+	grace_open = g;
+	queue_delayed_work(pgremap_wq, &grace_close_work, 1);
+unlock:
+	spin_unlock(&grace_lock);
+	grace_queue(full);
+	return res;
 }
 
 /* Drop a reference after a grace period. Takes no lock; may sleep. */
 static void put_anon_vma_after_grace(struct anon_vma *anon_vma)
 {
-	struct anon_vma_grace *g = kmalloc(sizeof(*g), GFP_KERNEL);
+	struct anon_vma_grace *fresh = NULL;
+	enum grace_add res;
 
-	if (!g) {
-		synchronize_rcu();
-		put_anon_vma_ref(anon_vma);
-		return;
+	while ((res = grace_add(anon_vma, &fresh)) == GRACE_NEED_BATCH) {
+		fresh = kmalloc(sizeof(*fresh), GFP_KERNEL);
+		if (!fresh) {
+			synchronize_rcu();
+			put_anon_vma_ref(anon_vma);
+			return;
+		}
 	}
-	g->anon_vma = anon_vma;
-	INIT_RCU_WORK(&g->rwork, anon_vma_grace_fn);
-	queue_rcu_work(pgremap_wq, &g->rwork);
+	/* The batch holds a reference too: this one is never the last. */
+	if (res == GRACE_HELD)
+		put_anon_vma_ref(anon_vma);
+	kfree(fresh);
 }
 
 /*
@@ -311,6 +403,9 @@ int pgremap_move_init(void)
 
 void pgremap_move_exit(void)
 {
+	/* No move runs any more (the open device pins the module). */
+	cancel_delayed_work_sync(&grace_close_work);
+	grace_close();
 	/* The queue_rcu_work() callbacks queue work: let them, then drain. */
 	rcu_barrier();
 	destroy_workqueue(pgremap_wq);
