@@ -33,6 +33,8 @@ static const struct {
 	{ "move-special", pgr_suite_move_special },
 	{ "move-gc", pgr_suite_move_gc },
 	{ "move-rmap", pgr_suite_move_rmap },
+	{ "move-batch", pgr_suite_move_batch },
+	{ "lib", pgr_suite_lib },
 };
 
 #define PGR_NR_SUITES ARRAY_SIZE(pgr_suites)

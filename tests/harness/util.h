@@ -67,6 +67,8 @@ Suite *pgr_suite_move_errno(void);
 Suite *pgr_suite_move_special(void);
 Suite *pgr_suite_move_gc(void);
 Suite *pgr_suite_move_rmap(void);
+Suite *pgr_suite_move_batch(void);
+Suite *pgr_suite_lib(void);
 
 /* ---- TAP output, diagnostics, skipping ---------------------------------- */
 
