@@ -39,27 +39,10 @@
 #include <linux/userfaultfd.h>
 
 #include <linux/pgremap.h>
+#include <uffd-move-compat.h>
 
 #ifndef PGREMAP_TOOLS_VERSION
 #define PGREMAP_TOOLS_VERSION "unknown"
-#endif
-
-/* Debian 12's <linux/userfaultfd.h> is from 6.1: no UFFDIO_MOVE. */
-#ifndef _UFFDIO_MOVE
-#define _UFFDIO_MOVE (0x05)
-#endif
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
-#ifndef UFFDIO_MOVE
-struct uffdio_move {
-	__u64 dst;
-	__u64 src;
-	__u64 len;
-	__u64 mode;
-	__s64 move;
-};
-#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
 #endif
 
 /*

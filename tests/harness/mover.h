@@ -23,28 +23,9 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
+#include <uffd-move-compat.h>
 
 #include "util.h"
-
-/* Debian 12's <linux/userfaultfd.h> is from 6.1: no UFFDIO_MOVE. */
-#ifndef _UFFDIO_MOVE
-#define _UFFDIO_MOVE (0x05)
-#endif
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
-#ifndef UFFDIO_MOVE
-struct uffdio_move {
-	__u64 dst;
-	__u64 src;
-	__u64 len;
-#define UFFDIO_MOVE_MODE_DONTWAKE ((__u64)1 << 0)
-#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((__u64)1 << 1)
-	__u64 mode;
-	__s64 move;
-};
-#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
-#endif
 
 /* The mode bits are the same for both backends. */
 #define MV_DONTWAKE PGREMAP_MOVE_MODE_DONTWAKE

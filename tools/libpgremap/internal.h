@@ -16,6 +16,7 @@
 #include <linux/ioctl.h>
 #include <linux/userfaultfd.h>
 #include <linux/pgremap.h>
+#include <uffd-move-compat.h>
 
 #include "pgremap.h"
 
@@ -28,29 +29,6 @@
 /* Room for one why line (handles, struct pgremap_probe.why_buf). */
 #define PGR_WHY_LEN sizeof(((struct pgremap_probe *)0)->why_buf)
 
-/*
- * The in-tree UFFDIO_MOVE UAPI (Linux 6.8+). Debian 12's
- * <linux/userfaultfd.h> is 6.1's: define what it lacks, with the values
- * of the 6.8 header.
- */
-#ifndef _UFFDIO_MOVE
-#define _UFFDIO_MOVE (0x05)
-#endif
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
-#ifndef UFFDIO_MOVE
-struct uffdio_move {
-	__u64 dst;
-	__u64 src;
-	__u64 len;
-#define UFFDIO_MOVE_MODE_DONTWAKE ((__u64)1 << 0)
-#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((__u64)1 << 1)
-	__u64 mode;
-	__s64 move;
-};
-#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
-#endif
 /* Set in a userfaultfd's features (fdinfo) once UFFDIO_API is done. */
 #define PGR_UFFD_FEATURE_INITIALIZED (1ULL << 31)
 #ifndef UFFD_USER_MODE_ONLY
