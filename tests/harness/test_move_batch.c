@@ -1399,74 +1399,6 @@ MOVE_TEST(race_neighbours)
 #define AV_SIZE (32UL << 20)
 #define AV_SKIP 77
 
-static int av_cmd(const char *cmd, char *out, size_t len)
-{
-	char buf[256] = "";
-	FILE *f = popen(cmd, "r");
-	int st;
-
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	st = pclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	snprintf(out, len, "%s", buf);
-	return st;
-}
-
-/* Swap on a loop device over a tmpfs file, above zram; as move-rmap. */
-static int av_swap_setup(char *dev, size_t len, const char **why)
-{
-	char cmd[256];
-	int fd;
-
-	if (!pgr_path_exists("/sys/module/loop") &&
-	    (system("modprobe loop >/dev/null 2>&1") ||
-	     !pgr_wait_path("/sys/module/loop", true, 2000))) {
-		*why = "no loop driver (run the rig with --modules "
-		       "\"zram loop\")";
-		return -1;
-	}
-	fd = open(AV_FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, AV_SIZE)) {
-		if (fd >= 0)
-			close(fd);
-		*why = "cannot create the swap file in /tmp";
-		return -1;
-	}
-	close(fd);
-	if (av_cmd("losetup -f 2>/dev/null", dev, len) ||
-	    strncmp(dev, "/dev/loop", 9) ||
-	    (snprintf(cmd, sizeof(cmd), "losetup %s " AV_FILE " 2>/dev/null",
-		      dev),
-	     system(cmd))) {
-		unlink(AV_FILE);
-		*why = "losetup failed";
-		return -1;
-	}
-	snprintf(cmd, sizeof(cmd), "mkswap %s >/dev/null 2>&1", dev);
-	if (system(cmd) ||
-	    swapon(dev, SWAP_FLAG_PREFER | (10 << SWAP_FLAG_PRIO_SHIFT))) {
-		snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-		(void)!system(cmd);
-		unlink(AV_FILE);
-		*why = "mkswap/swapon on the loop device failed";
-		return -1;
-	}
-	return 0;
-}
-
-static void av_swap_teardown(const char *dev)
-{
-	char cmd[256];
-
-	ck_assert_msg(!swapoff(dev), "swapoff %s: %s", dev, strerror(errno));
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-	ck_assert_msg(!system(cmd), "%s failed", cmd);
-	unlink(AV_FILE);
-}
-
 /* Drain every CPU's LRU batches: move_pages(2) calls lru_cache_disable(). */
 static void av_lru_drain(void)
 {
@@ -1593,7 +1525,8 @@ static void two_anon_vmas(enum mover_kind kind)
 	MOVER_OPEN_OR_SKIP(b.m, kind);
 	mover_close(b.m);
 	b.m = NULL;
-	PGR_SKIP_IF(av_swap_setup(dev, sizeof(dev), &why), "%s", why);
+	PGR_SKIP_IF(pgr_loop_swap_on(AV_FILE, AV_SIZE, dev, sizeof(dev), &why),
+		    "%s", why);
 	bt_map(&b, BT_TABLES * bt_per(), BT_SOFF, BT_DOFF, BT_N, BT_FILL);
 	ck_assert_int_eq(pipe(p), 0);
 	fflush(NULL);
@@ -1609,7 +1542,7 @@ static void two_anon_vmas(enum mover_kind kind)
 	ck_assert_int_eq(write(p[1], "g", 1), 1);
 	close(p[1]);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	av_swap_teardown(dev);
+	pgr_loop_swap_off(AV_FILE, dev);
 	bt_free(&b);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == AV_SKIP)
 		return; /* the child recorded the reason */

@@ -584,81 +584,6 @@ MOVE_TEST(rmap_munmap_after_move)
 #define SC_FILE "/tmp/pgremap-swap.img"
 #define SC_SIZE (64UL << 20)
 
-/* Run a command, first line of its output into out (may be NULL). */
-static int sc_cmd(const char *cmd, char *out, size_t len)
-{
-	char buf[256] = "";
-	FILE *f = popen(cmd, "r");
-	int st;
-
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	st = pclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-	if (out)
-		snprintf(out, len, "%s", buf);
-	return st;
-}
-
-/*
- * A loop device over a tmpfs file, swapped on above zram. Returns 0 with
- * the device in dev, or -1 with a reason.
- */
-static int sc_swap_setup(char *dev, size_t len, const char **why)
-{
-	char cmd[256];
-	int fd;
-
-	if (!pgr_path_exists("/sys/module/loop") &&
-	    (system("modprobe loop >/dev/null 2>&1") ||
-	     !pgr_wait_path("/sys/module/loop", true, 2000))) {
-		*why = "no loop driver (run the rig with --modules "
-		       "\"zram loop\")";
-		return -1;
-	}
-	fd = open(SC_FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, SC_SIZE)) {
-		if (fd >= 0)
-			close(fd);
-		*why = "cannot create the swap file in /tmp";
-		return -1;
-	}
-	close(fd);
-	/* busybox losetup: no --show; -f alone names the next free device. */
-	if (sc_cmd("losetup -f 2>/dev/null", dev, len) ||
-	    strncmp(dev, "/dev/loop", 9) ||
-	    (snprintf(cmd, sizeof(cmd), "losetup %s " SC_FILE " 2>/dev/null",
-		      dev),
-	     system(cmd))) {
-		unlink(SC_FILE);
-		*why = "losetup failed";
-		return -1;
-	}
-	/* busybox swapon has no -p: swapon(2) with a priority above zram's. */
-	snprintf(cmd, sizeof(cmd), "mkswap %s >/dev/null 2>&1", dev);
-	if (system(cmd) ||
-	    swapon(dev, SWAP_FLAG_PREFER | (10 << SWAP_FLAG_PRIO_SHIFT))) {
-		snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-		(void)!system(cmd);
-		unlink(SC_FILE);
-		*why = "mkswap/swapon on the loop device failed";
-		return -1;
-	}
-	return 0;
-}
-
-static void sc_swap_teardown(const char *dev)
-{
-	char cmd[256];
-
-	ck_assert_msg(!swapoff(dev), "swapoff %s: %s", dev, strerror(errno));
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-	ck_assert_msg(!system(cmd), "%s failed", cmd);
-	unlink(SC_FILE);
-}
-
 /* Pages of n at p that are swap entries with a swap-cache folio. */
 static size_t sc_count_cached(void *p, size_t n, size_t *swapped)
 {
@@ -722,7 +647,8 @@ static void swapcache_folio_move(enum mover_kind kind)
 	int kfd;
 
 	MOVER_OPEN_OR_SKIP(m, kind);
-	PGR_SKIP_IF(sc_swap_setup(dev, sizeof(dev), &why), "%s", why);
+	PGR_SKIP_IF(pgr_loop_swap_on(SC_FILE, SC_SIZE, dev, sizeof(dev), &why),
+		    "%s", why);
 	ck_assert(pgr_read_file("/proc/swaps", swaps, sizeof(swaps)) >= 0);
 	ck_assert_msg(strstr(swaps, dev), "%s not in /proc/swaps", dev);
 	pgr_diag("swap on %s (priority 10)", dev);
@@ -737,7 +663,7 @@ static void swapcache_folio_move(enum mover_kind kind)
 	if (!cached) {
 		mt_unmap(a, len);
 		mt_unmap(b, len);
-		sc_swap_teardown(dev);
+		pgr_loop_swap_off(SC_FILE, dev);
 		mover_close(m);
 		PGR_SKIP("no swap entry with its folio in the swap cache");
 	}
@@ -772,7 +698,7 @@ static void swapcache_folio_move(enum mover_kind kind)
 
 	mt_unmap(a, len);
 	mt_unmap(b, len);
-	sc_swap_teardown(dev);
+	pgr_loop_swap_off(SC_FILE, dev);
 	pgr_kmsg_collect(kfd, &log);
 	pgr_log_assert_no_splat(&log);
 	pgr_log_free(&log);

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -612,4 +613,79 @@ TCase *pgr_tcase(const char *name, int timeout)
 	tcase_add_checked_fixture(tc, pgr_fixture_module_ready, NULL);
 	tcase_set_timeout(tc, timeout);
 	return tc;
+}
+/* Run a command, first line of its output into out (may be NULL). */
+static int run_first_line(const char *cmd, char *out, size_t len)
+{
+	char buf[256] = "";
+	FILE *f = popen(cmd, "r");
+	int st;
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	st = pclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	if (out)
+		snprintf(out, len, "%s", buf);
+	return st;
+}
+
+/*
+ * Swap on a loop device over @file (@size bytes, in the guest's tmpfs),
+ * above zram: swap-cache folios stay around (zram frees them at once).
+ * Returns 0 with the device in @dev, or -1 with a reason in *@why.
+ */
+int pgr_loop_swap_on(const char *file, size_t size, char *dev, size_t len,
+		     const char **why)
+{
+	char cmd[256];
+	int fd;
+
+	if (!pgr_path_exists("/sys/module/loop") &&
+	    (system("modprobe loop >/dev/null 2>&1") ||
+	     !pgr_wait_path("/sys/module/loop", true, 2000))) {
+		*why = "no loop driver (run the rig with --modules "
+		       "\"zram loop\")";
+		return -1;
+	}
+	fd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, size)) {
+		if (fd >= 0)
+			close(fd);
+		*why = "cannot create the swap file in /tmp";
+		return -1;
+	}
+	close(fd);
+	/* busybox losetup: no --show; -f alone names the next free device. */
+	if (run_first_line("losetup -f 2>/dev/null", dev, len) ||
+	    strncmp(dev, "/dev/loop", 9) ||
+	    (snprintf(cmd, sizeof(cmd), "losetup %s %s 2>/dev/null", dev, file),
+	     system(cmd))) {
+		unlink(file);
+		*why = "losetup failed";
+		return -1;
+	}
+	/* busybox swapon has no -p: swapon(2) with a priority above zram's. */
+	snprintf(cmd, sizeof(cmd), "mkswap %s >/dev/null 2>&1", dev);
+	if (system(cmd) ||
+	    swapon(dev, SWAP_FLAG_PREFER | (10 << SWAP_FLAG_PRIO_SHIFT))) {
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+		(void)!system(cmd);
+		unlink(file);
+		*why = "mkswap/swapon on the loop device failed";
+		return -1;
+	}
+	return 0;
+}
+
+void pgr_loop_swap_off(const char *file, const char *dev)
+{
+	char cmd[256];
+
+	ck_assert_msg(!swapoff(dev), "swapoff %s: %s", dev, strerror(errno));
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	ck_assert_msg(!system(cmd), "%s failed", cmd);
+	unlink(file);
 }

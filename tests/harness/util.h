@@ -94,6 +94,13 @@ void pgr_skip_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- files -------------------------------------------------------------- */
 
 bool pgr_path_exists(const char *path);
+/*
+ * Swap on a loop device over @file (@size bytes), above zram; 0 with the
+ * device in @dev, or -1 with a reason. Off again (asserts) and unlinked.
+ */
+int pgr_loop_swap_on(const char *file, size_t size, char *dev, size_t len,
+		     const char **why);
+void pgr_loop_swap_off(const char *file, const char *dev);
 /* Wait up to timeout_ms for path to exist (present) or not; true if so. */
 bool pgr_wait_path(const char *path, bool present, int timeout_ms);
 /* Read a whole small file, NUL-terminated, trailing newline stripped. */
