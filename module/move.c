@@ -89,6 +89,29 @@ struct pte_move {
 
 /* ---- page tables ------------------------------------------------------ */
 
+/*
+ * The PMD entry of @addr if the upper levels are populated, whatever the
+ * entry holds: 6.1's mm_find_pmd(). Ours, not the kernel's, because
+ * before 6.0 mm_find_pmd() also returns NULL for a huge or non-present
+ * PMD, which would hide a THP at src.
+ */
+static pmd_t *find_pmd(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (!pgd_present(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (!p4d_present(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (!pud_present(*pud))
+		return NULL;
+	return pmd_offset(pud, addr);
+}
+
 /* mm_alloc_pmd() of mm/memory.c, through the resolved allocators. */
 static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long addr)
 {
@@ -96,6 +119,7 @@ static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long addr)
 	p4d_t *p4d;
 	pud_t *pud;
 
+	/* Constant false where the p4d level is folded (no __p4d_alloc). */
 	if (pgd_none(*pgd) && pgremap_sym.__p4d_alloc(mm, pgd, addr))
 		return NULL;
 	p4d = p4d_offset(pgd, addr);
@@ -217,20 +241,24 @@ static void secondary_tlb_flush(struct mm_struct *mm, unsigned long start,
 /* ---- rmap ------------------------------------------------------------- */
 
 /*
- * 6.12's folio_move_anon_rmap(), on both kernels. Not 6.1's
+ * 6.12's folio_move_anon_rmap() plus the index, on every kernel. Not 6.1's
  * page_move_anon_rmap(): it also sets PageAnonExclusive, which must never
  * be set on a swap-cache folio that no PTE maps (do_swap_page() BUG()s).
  * The folio lock is held, so no rmap user that takes it sees the change
  * half done; mapping and PAGE_MAPPING_ANON go in one store for lockless
  * readers such as folio_test_anon().
  */
-static void move_anon_rmap(struct folio *folio, struct vm_area_struct *vma)
+static void move_anon_rmap(struct folio *folio, struct vm_area_struct *vma,
+			   unsigned long addr)
 {
+	struct page *head = folio_page(folio, 0);
 	void *anon_vma = vma->anon_vma;
 
 	VM_WARN_ON_ONCE(!folio_test_locked(folio));
-	WRITE_ONCE(folio->mapping,
+	WRITE_ONCE(head->mapping,
 		   (struct address_space *)(anon_vma + PAGE_MAPPING_ANON));
+	/* Where rmap walkers and swap-in at @addr look for it. */
+	head->index = linear_page_index(vma, addr);
 }
 
 static void put_anon_vma_ref(struct anon_vma *anon_vma)
@@ -417,14 +445,17 @@ void pgremap_move_exit(void)
 static pte_t moved_pte(struct move_ctx *mc, struct folio *folio,
 		       pte_t src_pte)
 {
-	pte_t pte = mk_pte(&folio->page, mc->dst_vma->vm_page_prot);
+	pte_t pte = mk_pte(folio_page(folio, 0), mc->dst_vma->vm_page_prot);
 
 	/* Soft-dirty tells userspace trackers the page moved here. */
 	pte = pte_mksoft_dirty(pte);
 	/* Dirty only if it was: a clean page stays cheap to reclaim. */
 	if (pte_dirty(src_pte))
 		pte = pte_mkdirty(pte);
-	return pgremap_pte_mkwrite(pte);
+	/* See PGREMAP_MOVE_MAKES_WRITABLE in compat.h. */
+	if (PGREMAP_MOVE_MAKES_WRITABLE || pte_write(src_pte))
+		pte = pgremap_pte_mkwrite(pte);
+	return pte;
 }
 
 /* The dst entry for a moved zero-page entry. */
@@ -446,7 +477,8 @@ static int move_present_pte(struct move_ctx *mc, struct pte_move *pm,
 		return err;
 
 	if (folio_test_large(folio) || folio_maybe_dma_pinned(folio) ||
-	    !PageAnonExclusive(&folio->page)) {
+	    !pgremap_anon_exclusive(folio, pm->orig_src_pte) ||
+	    !pgremap_anon_exclusive_locked(folio, pm->orig_src_pte)) {
 		err = -EBUSY;
 		goto out;
 	}
@@ -468,8 +500,7 @@ static int move_present_pte(struct move_ctx *mc, struct pte_move *pm,
 		goto out;
 	}
 
-	move_anon_rmap(folio, mc->dst_vma);
-	folio->index = linear_page_index(mc->dst_vma, pm->dst_addr);
+	move_anon_rmap(folio, mc->dst_vma, pm->dst_addr);
 	set_pte_at(mc->mm, pm->dst_addr, pm->dst_pte,
 		   moved_pte(mc, folio, src_pte));
 out:
@@ -516,10 +547,14 @@ static int move_swap_pte(struct move_ctx *mc, struct pte_move *pm,
 	if (err)
 		return err;
 
+	/* Without PageAnonExclusive, decided here (see compat.h). */
+	if (!pgremap_swap_entry_exclusive(si, entry, folio)) {
+		unlock_ptes(pm);
+		return -EBUSY;
+	}
 	if (folio) {
 		/* A later swap-in at dst finds the folio through its rmap. */
-		move_anon_rmap(folio, mc->dst_vma);
-		folio->index = linear_page_index(mc->dst_vma, pm->dst_addr);
+		move_anon_rmap(folio, mc->dst_vma, pm->dst_addr);
 	} else if (READ_ONCE(si->swap_map[swp_offset(entry)]) &
 		   SWAP_HAS_CACHE) {
 		/*
@@ -580,10 +615,10 @@ static int lock_src_folio(struct move_ctx *mc, struct pte_move *pm,
 		spin_unlock(pm->src_ptl);
 		return -EAGAIN;
 	}
-	folio = pgremap_sym.vm_normal_folio(mc->src_vma, pm->src_addr,
-					    pm->orig_src_pte);
+	folio = pgremap_vm_normal_folio(mc->src_vma, pm->src_addr,
+					pm->orig_src_pte);
 	/* Shared by fork() or KSM, or not a normal page at all. */
-	if (!folio || !PageAnonExclusive(&folio->page)) {
+	if (!folio || !pgremap_anon_exclusive(folio, pm->orig_src_pte)) {
 		spin_unlock(pm->src_ptl);
 		return -EBUSY;
 	}
@@ -617,10 +652,11 @@ static int lock_src_folio(struct move_ctx *mc, struct pte_move *pm,
  * Write-lock the source folio's anon_vma (its root rwsem). STEP_RETRY:
  * unmapped to sleep on it, start over with pl->anon_vma held.
  *
- * On 6.1, folio_lock_anon_vma_read() does not re-check folio->mapping
- * after taking the root lock (upstream added that with UFFDIO_MOVE). A
- * walker without the folio lock (folio_referenced() from the active-list
- * scan, page_idle) can therefore read the old anon_vma, wait for our
+ * On 6.1, folio_lock_anon_vma_read() (5.10: page_lock_anon_vma_read())
+ * does not re-check folio->mapping after taking the root lock (upstream
+ * added that with UFFDIO_MOVE). A walker without the folio lock
+ * (folio_referenced() from the active-list scan, page_idle) can
+ * therefore read the old anon_vma, wait for our
  * write lock, and walk the source anon_vma after the folio moved to the
  * destination's. That is memory-safe: the walker holds a reference on
  * the old anon_vma and its lock keeps every VMA of its tree alive, and
@@ -634,7 +670,7 @@ static int lock_src_folio(struct move_ctx *mc, struct pte_move *pm,
 static int lock_src_anon_vma(struct pte_move *pm, struct page_locks *pl,
 			     enum step *step)
 {
-	pl->anon_vma = pgremap_sym.folio_get_anon_vma(pl->folio);
+	pl->anon_vma = pgremap_folio_get_anon_vma(pl->folio);
 	if (!pl->anon_vma)
 		return -EAGAIN;		/* unmapped under us */
 	/* anon_vma_trylock_write(), which 6.1 lacks. */
@@ -682,7 +718,7 @@ static int prepare_swap(struct move_ctx *mc, struct pte_move *pm,
 {
 	struct folio *folio;
 
-	if (!pte_swp_exclusive(pm->orig_src_pte))
+	if (!pgremap_swp_pte_exclusive(pm->orig_src_pte))
 		return -EBUSY;
 	pl->si = pgremap_sym.get_swap_device(entry);
 	if (!pl->si)
@@ -918,7 +954,8 @@ static unsigned long batch_dst_addr(struct pte_batch *b, unsigned long i)
  */
 static bool batch_lock_anon_vma(struct pte_batch *b, struct folio *folio)
 {
-	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+	unsigned long mapping =
+		(unsigned long)READ_ONCE(folio_page(folio, 0)->mapping);
 	struct anon_vma *anon_vma;
 
 	/* KSM or not anonymous: the per-page path refuses it. */
@@ -958,13 +995,14 @@ static bool batch_take(struct pte_batch *b, unsigned long i, pte_t *slot)
 	if (!pte_present(src))
 		return false;
 	if (!is_zero_pfn(pte_pfn(src))) {
-		folio = pgremap_sym.vm_normal_folio(mc->src_vma,
-						    batch_src_addr(b, i), src);
+		folio = pgremap_vm_normal_folio(mc->src_vma,
+						batch_src_addr(b, i), src);
 		if (!folio || folio_test_large(folio) ||
-		    !PageAnonExclusive(&folio->page) ||
+		    !pgremap_anon_exclusive(folio, src) ||
 		    folio_maybe_dma_pinned(folio) || !folio_trylock(folio))
 			return false;
-		if (!batch_lock_anon_vma(b, folio)) {
+		if (!pgremap_anon_exclusive_locked(folio, src) ||
+		    !batch_lock_anon_vma(b, folio)) {
 			folio_unlock(folio);
 			return false;
 		}
@@ -1002,8 +1040,7 @@ static bool batch_put(struct pte_batch *b, unsigned long i, pte_t src)
 	/* GUP-fast pinned it before its clear (see move_present_pte()). */
 	if (folio_maybe_dma_pinned(folio))
 		return false;
-	move_anon_rmap(folio, mc->dst_vma);
-	folio->index = linear_page_index(mc->dst_vma, dst_addr);
+	move_anon_rmap(folio, mc->dst_vma, dst_addr);
 	set_pte_at(mc->mm, dst_addr, dst_pte, moved_pte(mc, folio, src));
 	folio_unlock(folio);
 	return true;
@@ -1184,7 +1221,7 @@ static int move_whole_pmd_locked(struct move_ctx *mc, pmd_t *dst_pmd,
 	}
 	if (folio) {
 		if (folio_maybe_dma_pinned(folio) ||
-		    !PageAnonExclusive(&folio->page) ||
+		    !pgremap_pmd_exclusive(folio_page(folio, 0), src_pmdval) ||
 		    WARN_ON_ONCE(!folio_test_head(folio) ||
 				 !folio_test_anon(folio))) {
 			err = -EBUSY;
@@ -1201,11 +1238,14 @@ static int move_whole_pmd_locked(struct move_ctx *mc, pmd_t *dst_pmd,
 			err = -EBUSY;
 			goto out;
 		}
-		move_anon_rmap(folio, mc->dst_vma);
-		folio->index = linear_page_index(mc->dst_vma, dst_addr);
-		new = mk_huge_pmd(&folio->page, mc->dst_vma->vm_page_prot);
+		move_anon_rmap(folio, mc->dst_vma, dst_addr);
+		new = mk_huge_pmd(folio_page(folio, 0),
+				  mc->dst_vma->vm_page_prot);
 		/* As mremap() does, the moved entry counts as dirty. */
-		new = pgremap_pmd_mkwrite(pmd_mkdirty(new));
+		new = pmd_mkdirty(new);
+		/* See PGREMAP_MOVE_MAKES_WRITABLE in compat.h. */
+		if (PGREMAP_MOVE_MAKES_WRITABLE || pmd_write(src_pmdval))
+			new = pgremap_pmd_mkwrite(new);
 	} else {
 		src_pmdval = pgremap_sym.pmdp_huge_clear_flush(mc->src_vma,
 							       src_addr,
@@ -1248,7 +1288,7 @@ static int move_whole_pmd(struct move_ctx *mc, pmd_t *dst_pmd,
 		return -ENOENT;
 	}
 	if (!is_huge_zero(src_pmdval)) {
-		if (!PageAnonExclusive(pmd_page(src_pmdval))) {
+		if (!pgremap_pmd_exclusive(pmd_page(src_pmdval), src_pmdval)) {
 			spin_unlock(ptl);
 			return -EBUSY;
 		}
@@ -1267,7 +1307,7 @@ static int move_whole_pmd(struct move_ctx *mc, pmd_t *dst_pmd,
 		 */
 		folio_lock(folio);
 		/* Splits walk the anon_vma without the folio lock. */
-		anon_vma = pgremap_sym.folio_get_anon_vma(folio);
+		anon_vma = pgremap_folio_get_anon_vma(folio);
 		if (!anon_vma) {
 			err = -EAGAIN;
 			goto unlock_folio;
@@ -1312,7 +1352,7 @@ static int split_src_pmd(struct move_ctx *mc, pmd_t *src_pmd,
 	pmd_t val = *src_pmd;
 
 	if (pmd_present(val) && !is_huge_zero(val) &&
-	    !PageAnonExclusive(pmd_page(val))) {
+	    !pgremap_pmd_exclusive(pmd_page(val), val)) {
 		spin_unlock(ptl);
 		return -EBUSY;
 	}
@@ -1351,7 +1391,7 @@ static int move_huge_step(struct move_ctx *mc, pmd_t *dst_pmd,
 static int find_pmds(struct move_ctx *mc, unsigned long dst_addr,
 		     unsigned long src_addr, pmd_t **dst_pmd, pmd_t **src_pmd)
 {
-	*src_pmd = pgremap_sym.mm_find_pmd(mc->mm, src_addr);
+	*src_pmd = find_pmd(mc->mm, src_addr);
 	if (!*src_pmd) {
 		if (!(mc->mode & PGREMAP_MOVE_MODE_ALLOW_SRC_HOLES))
 			return -ENOENT;

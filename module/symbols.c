@@ -22,9 +22,12 @@
 #include <linux/kprobes.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
+#include <linux/stringify.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
-#include <asm/ibt.h>
+#ifdef CONFIG_X86_KERNEL_IBT
+#include <asm/ibt.h>	/* 5.18+; IBT kernels have it */
+#endif
 
 #include "symbols.h"
 
@@ -42,8 +45,10 @@ struct pgremap_symbol {
 	{ sym, offsetof(struct pgremap_syms, field), false }
 
 static const struct pgremap_symbol pgremap_symbols[] = {
-	SYM_FUNC(mm_find_pmd, "mm_find_pmd"),
+#ifndef __PAGETABLE_P4D_FOLDED
+	/* Only with a p4d level (5-level capable builds; 5.10's is not). */
 	SYM_FUNC(__p4d_alloc, "__p4d_alloc"),
+#endif
 	SYM_FUNC(__pud_alloc, "__pud_alloc"),
 	SYM_FUNC(__pmd_alloc, "__pmd_alloc"),
 	SYM_FUNC(__pte_alloc, "__pte_alloc"),
@@ -63,9 +68,12 @@ static const struct pgremap_symbol pgremap_symbols[] = {
 		 "__mmu_notifier_invalidate_range"),
 #endif
 	SYM_FUNC(__mmu_notifier_invalidate_range_end, "__mmu_notifier_invalidate_range_end"),
-	SYM_FUNC(vm_normal_folio, "vm_normal_folio"),
-	SYM_FUNC(folio_get_anon_vma, "folio_get_anon_vma"),
+	SYM_FUNC(vm_normal, __stringify(PGREMAP_VM_NORMAL)),
+	SYM_FUNC(get_anon_vma, __stringify(PGREMAP_GET_ANON_VMA)),
 	SYM_FUNC(__put_anon_vma, "__put_anon_vma"),
+#ifndef HAVE_PAGE_ANON_EXCLUSIVE
+	SYM_FUNC(page_swapcount, "page_swapcount"),
+#endif
 	SYM_FUNC(migration_entry_wait, "migration_entry_wait"),
 	SYM_FUNC(pmd_migration_entry_wait, "pmd_migration_entry_wait"),
 	SYM_FUNC(get_swap_device, "get_swap_device"),

@@ -26,7 +26,6 @@
 
 struct pgremap_syms {
 	/* Page-table walk and allocation. */
-	pmd_t *(*mm_find_pmd)(struct mm_struct *mm, unsigned long address);
 	typeof(__p4d_alloc) *__p4d_alloc;
 	typeof(__pud_alloc) *__pud_alloc;
 	typeof(__pmd_alloc) *__pmd_alloc;
@@ -55,10 +54,14 @@ struct pgremap_syms {
 						unsigned long start,
 						unsigned long end);
 
-	/* Pages and their reverse map. */
-	typeof(vm_normal_folio) *vm_normal_folio;
-	typeof(folio_get_anon_vma) *folio_get_anon_vma;
+	/* Pages and their reverse map (folio or page era: compat.h). */
+	typeof(PGREMAP_VM_NORMAL) *vm_normal;
+	typeof(PGREMAP_GET_ANON_VMA) *get_anon_vma;
 	typeof(__put_anon_vma) *__put_anon_vma;
+#ifndef HAVE_PAGE_ANON_EXCLUSIVE
+	/* Exclusivity by counts (< 5.19, compat.c). */
+	typeof(page_swapcount) *page_swapcount;
+#endif
 
 	/* Non-present entries: migration and swap. */
 	typeof(migration_entry_wait) *migration_entry_wait;

@@ -25,15 +25,24 @@ const char *mover_name(enum mover_kind kind)
 	return kind == MOVER_PGREMAP ? "pgremap" : "uffd";
 }
 
+int mt_userfaultfd(int flags)
+{
+	int fd = syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+
+	/* UFFD_USER_MODE_ONLY is 5.11+: EINVAL before. */
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_userfaultfd, flags);
+	return fd < 0 ? -errno : fd;
+}
+
 int mt_uffd_open(__u64 features)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = features };
 	int fd, err;
 
-	fd = syscall(SYS_userfaultfd,
-		     O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	fd = mt_userfaultfd(O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		err = -errno;
 		close(fd);

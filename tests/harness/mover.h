@@ -90,6 +90,8 @@ void mover_move_all(struct mover *m, void *dst, void *src, size_t len,
 		tcase_add_test(tc, fn##_uffd);    \
 	} while (0)
 
+/* userfaultfd(2) with @flags, user-mode-only where the kernel has it. */
+int mt_userfaultfd(int flags);
 /* A userfaultfd with UFFDIO_API done (features asked), or -errno. */
 int mt_uffd_open(__u64 features);
 /* UFFDIO_REGISTER MISSING / UFFDIO_WAKE / UFFDIO_UNREGISTER; assert. */

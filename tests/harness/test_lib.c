@@ -376,7 +376,7 @@ START_TEST(select_bad_opts)
 	o = opts_of(p[0], 0); /* closed now */
 	snprintf(want, sizeof(want), "opts->uffd (fd %d) is not open", p[0]);
 	bad_opts(&o, want);
-	raw = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	raw = mt_userfaultfd(O_CLOEXEC);
 	ck_assert_int_ge(raw, 0);
 	o = opts_of(raw, 0);
 	bad_opts(&o, "without UFFDIO_API done");

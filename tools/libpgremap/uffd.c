@@ -114,7 +114,8 @@ int pgr_is_uffd(int fd)
 /*
  * The userfaultfd's fdinfo ends with "API:\t<api>:<features>:<ioctls>",
  * features being those enabled by UFFDIO_API plus, on 6.1 and later,
- * UFFD_FEATURE_INITIALIZED (bit 31) once it is done.
+ * UFFD_FEATURE_INITIALIZED (bit 31) once it is done. Before 6.1 the
+ * features say nothing about UFFDIO_API: see pgr_uffd_api_done().
  */
 static int pgr_uffd_fdinfo_features(int fd, uint64_t *features)
 {
@@ -137,6 +138,23 @@ static int pgr_uffd_fdinfo_features(int fd, uint64_t *features)
 		return -EPROTO;
 	*features = f;
 	return 0;
+}
+
+/*
+ * Whether UFFDIO_API was done on @fd, for kernels whose fdinfo does not
+ * say (before 6.1): every other ioctl fails with EINVAL until it is. The
+ * probe wakes the threads waiting on faults in the topmost page of a
+ * 47-bit address space, if any: a wake-up is always allowed to be
+ * spurious (the thread faults again and a new message is queued).
+ */
+static bool pgr_uffd_api_done(int fd)
+{
+	struct uffdio_range r = {
+		.start = (1ULL << 47) - 2 * 4096,
+		.len = 4096,
+	};
+
+	return !pgr_sys_ioctl(fd, UFFDIO_WAKE, &r);
 }
 
 int pgr_uffd_check(int fd, uint64_t *features, char *why, size_t len)
@@ -166,6 +184,9 @@ int pgr_uffd_check(int fd, uint64_t *features, char *why, size_t len)
 		*features = PGR_UFFD_FEATURE_INITIALIZED;
 		return 0;
 	}
+	if (!(*features & PGR_UFFD_FEATURE_INITIALIZED) &&
+	    pgr_uffd_api_done(fd))
+		*features |= PGR_UFFD_FEATURE_INITIALIZED;
 	if (!(*features & PGR_UFFD_FEATURE_INITIALIZED)) {
 		snprintf(
 			why, len,
