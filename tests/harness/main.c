@@ -35,6 +35,7 @@ static const struct {
 	{ "move-rmap", pgr_suite_move_rmap },
 	{ "move-batch", pgr_suite_move_batch },
 	{ "lib", pgr_suite_lib },
+	{ "isolation", pgr_suite_isolation },
 };
 
 #define PGR_NR_SUITES ARRAY_SIZE(pgr_suites)
@@ -73,6 +74,9 @@ int main(int argc, char **argv)
 	int nrun, nfail, err;
 	size_t i;
 
+	/* Not a run: a helper process of the isolation suite. */
+	if (argc >= 2 && !strcmp(argv[1], PGR_ISOLATION_HELPER))
+		return pgr_isolation_helper(argc - 2, argv + 2);
 	if (argc > 2) {
 		usage(stderr, argv[0]);
 		return 2;

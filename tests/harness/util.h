@@ -69,6 +69,14 @@ Suite *pgr_suite_move_gc(void);
 Suite *pgr_suite_move_rmap(void);
 Suite *pgr_suite_move_batch(void);
 Suite *pgr_suite_lib(void);
+Suite *pgr_suite_isolation(void);
+
+/*
+ * pgremap-tests --isolation-helper FD: a process the isolation suite execs
+ * (test_isolation.c); main() hands it the remaining arguments.
+ */
+#define PGR_ISOLATION_HELPER "--isolation-helper"
+int pgr_isolation_helper(int argc, char **argv);
 
 /* ---- TAP output, diagnostics, skipping ---------------------------------- */
 
