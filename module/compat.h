@@ -32,6 +32,8 @@
  * that is only ever converted back to that page, and the handful of folio
  * calls move.c makes are spelled with their page-era equivalents. Fields
  * are reached through folio_page(folio, 0), which both eras have.
+ * HAVE_FOLIO also selects vm_normal_folio() (6.0+) below: 5.16-5.19 are
+ * not targets (5.10, 6.1 and 6.12 are).
  */
 #ifndef HAVE_FOLIO
 struct folio;
@@ -164,12 +166,15 @@ typedef int (*pgremap_split_huge_page_t)(struct page *page,
  * The wrappers below call through pgremap_sym, so they are macros: they
  * expand where symbols.h has been included.
  */
-#ifdef HAVE_SPLIT_HUGE_PAGE_TO_ORDER
+#if defined(HAVE_SPLIT_HUGE_PAGE_TO_ORDER)
 #define pgremap_split_folio(folio) \
 	pgremap_sym.split_huge_page(folio_page(folio, 0), NULL, 0)
-#else
+#elif defined(HAVE_FOLIO)
 #define pgremap_split_folio(folio) \
 	pgremap_sym.split_huge_page(folio_page(folio, 0), NULL)
+#else
+/* In compat.c: the page era's errno differs. */
+int pgremap_split_folio(struct folio *folio);
 #endif
 
 /*
@@ -249,20 +254,21 @@ typedef int (*pgremap_split_huge_page_t)(struct page *page,
  *   locked so the slot cannot change);
  * - a swap entry: its slot has exactly one reference, ours, and the swap
  *   cache page, if any, is mapped nowhere;
- * - a PMD-mapped THP: the compound page is mapped by that one PMD only
- *   (compound_mapcount() == 1, not also PTE-mapped: !PageDoubleMap).
+ * - a PMD-mapped THP: mapped by that one PMD only, no PTE mapping of a
+ *   subpage anywhere (total_mapcount() == 1).
  *
  * Why that is enough on 5.10: every way for a second process to reach an
  * anonymous page goes through one of those counts. fork() copies PTEs
  * (mapcount) and swap entries (swap count) of this mm, and it holds this
  * mm's mmap_lock for writing, which our read lock excludes for the whole
- * call; KSM marks the page (PageKsm) under this mm's PTL, which our
- * pte_same() re-check catches; swap-in by a process that shares the slot
- * maps the swap-cache page (mapcount) or holds a swap count; and a count
- * can only grow by those paths, so reading it under the PTL (and the page
- * lock, for the swap count) is conservative: a concurrent decrease only
- * makes us refuse a page we could have moved, with EBUSY, as upstream
- * would for a page that is still shared.
+ * call; KSM makes a page KSM (PageKsm) and a swap-in by a process that
+ * shares the slot maps the swap-cache page (mapcount), swapoff and
+ * migration restore mappings, all under the page lock; try_to_unmap adds
+ * swap counts under the page lock too. So the final check, made with the
+ * page locked (and the PTLs held), sees counts that cannot grow; a
+ * concurrent decrease only makes us refuse a page we could have moved,
+ * with EBUSY, as upstream would for a page that is still shared. The
+ * checks made earlier, without the page lock, only filter.
  *
  * What the counts cannot tell is whether a read-only mapped page may be
  * made writable: on 5.10 do_wp_page() reuses a page only when its
@@ -272,6 +278,12 @@ typedef int (*pgremap_split_huge_page_t)(struct page *page,
  * (PGREMAP_MOVE_MAKES_WRITABLE 0), and the first write at dst goes
  * through do_wp_page(), which reuses or copies by the kernel's own rule;
  * with PageAnonExclusive the moved entry is writable, as upstream's.
+ *
+ * Where the counts see more than the flag, 5.10 answers differently from
+ * 6.x, both documented in pgremap(4): a page COW-shared by fork() whose
+ * other mapper is gone (child exited) moves, read-only, where 6.x says
+ * EBUSY until the page is written; a read-only PMD-mapped THP in the swap
+ * cache gives EBUSY.
  */
 #ifdef HAVE_PAGE_ANON_EXCLUSIVE
 #define PGREMAP_MOVE_MAKES_WRITABLE 1

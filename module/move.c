@@ -5,7 +5,7 @@
  * in-tree UFFDIO_MOVE (mm/userfaultfd.c, 6.8+). The algorithm is the
  * upstream one, step for step, including its post-merge fixes; the
  * differences are how we reach the kernel (resolved symbols, compat.h)
- * and that we map PTE tables ourselves on both kernels.
+ * and that we map PTE tables ourselves on every kernel.
  *
  * Lock order, outermost first (the order of mm/rmap.c's header):
  *
@@ -21,13 +21,15 @@
  *   still: faults populate them, MADV_DONTNEED zaps entries and THPs,
  *   THPs get split. Hence every entry is read, then re-checked under its
  *   PTL (pte_same) before anything is changed, and -EAGAIN retries.
- *   What it does guarantee on both kernels: a PMD that points to a PTE
- *   table keeps pointing to it (anonymous PTE tables are only freed under
- *   mmap_lock for write; neither Debian kernel has CONFIG_PT_RECLAIM).
+ *   What it does guarantee on every supported kernel: a PMD that points
+ *   to a PTE table keeps pointing to it (anonymous PTE tables are only
+ *   freed under mmap_lock for write; no Debian kernel has
+ *   CONFIG_PT_RECLAIM).
  *   We still re-check the PMD under the PTL, as upstream 6.5+ does; with
  *   the RCU read section around a mapped PTE table (which protects
- *   nothing on 6.1, where page tables are freed at once) a kernel that
- *   frees tables under RCU would give -EAGAIN here, not corruption.
+ *   nothing on 5.10 and 6.1, where page tables are freed at once) a
+ *   kernel that frees tables under RCU would give -EAGAIN here, not
+ *   corruption.
  * - The folio lock serialises us against every rmap user that holds it
  *   (try_to_unmap, migration, split, swap-out of a locked folio).
  * - The anon_vma write lock serialises against rmap walkers that do not
@@ -119,9 +121,11 @@ static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long addr)
 	p4d_t *p4d;
 	pud_t *pud;
 
-	/* Constant false where the p4d level is folded (no __p4d_alloc). */
+#ifndef __PAGETABLE_P4D_FOLDED
+	/* Only where the p4d level exists: 5.10's config folds it. */
 	if (pgd_none(*pgd) && pgremap_sym.__p4d_alloc(mm, pgd, addr))
 		return NULL;
+#endif
 	p4d = p4d_offset(pgd, addr);
 	if (p4d_none(*p4d) && pgremap_sym.__pud_alloc(mm, p4d, addr))
 		return NULL;
@@ -998,10 +1002,15 @@ static bool batch_take(struct pte_batch *b, unsigned long i, pte_t *slot)
 		folio = pgremap_vm_normal_folio(mc->src_vma,
 						batch_src_addr(b, i), src);
 		if (!folio || folio_test_large(folio) ||
-		    !pgremap_anon_exclusive(folio, src) ||
 		    folio_maybe_dma_pinned(folio) || !folio_trylock(folio))
 			return false;
-		if (!pgremap_anon_exclusive_locked(folio, src) ||
+		/*
+		 * With the folio locked: on 5.10 the counts behind
+		 * exclusivity change under the page lock (swap-in by a
+		 * process sharing the slot), not under our PTL.
+		 */
+		if (!pgremap_anon_exclusive(folio, src) ||
+		    !pgremap_anon_exclusive_locked(folio, src) ||
 		    !batch_lock_anon_vma(b, folio)) {
 			folio_unlock(folio);
 			return false;

@@ -73,6 +73,7 @@ static const struct pgremap_symbol pgremap_symbols[] = {
 	SYM_FUNC(__put_anon_vma, "__put_anon_vma"),
 #ifndef HAVE_PAGE_ANON_EXCLUSIVE
 	SYM_FUNC(page_swapcount, "page_swapcount"),
+	SYM_FUNC(total_mapcount, "total_mapcount"),
 #endif
 	SYM_FUNC(migration_entry_wait, "migration_entry_wait"),
 	SYM_FUNC(pmd_migration_entry_wait, "pmd_migration_entry_wait"),

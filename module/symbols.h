@@ -61,6 +61,7 @@ struct pgremap_syms {
 #ifndef HAVE_PAGE_ANON_EXCLUSIVE
 	/* Exclusivity by counts (< 5.19, compat.c). */
 	typeof(page_swapcount) *page_swapcount;
+	typeof(total_mapcount) *total_mapcount;
 #endif
 
 	/* Non-present entries: migration and swap. */
