@@ -13,6 +13,8 @@
 #   make dkms-install    register the source with DKMS and build/install it
 #   make check-deb       build the Debian packages, install pgremap-dkms
 #                        (DKMS autoinstall for every kernel), purge it
+#   make check-debug     build 6.1 with DEBUG_VM, lockdep, KASAN, ... (cached)
+#                        and run harness, fuzzer and stress inside it
 #
 # KERNELRELEASE and KDIR select another kernel, as for any kbuild module.
 
@@ -38,12 +40,15 @@ DEB_DEPS := build-essential bc kmod libkmod-dev pkg-config check dkms \
 	qemu-system-x86 busybox-static cpio xz-utils zstd clang-format python3 \
 	linux-headers-amd64 linux-headers-6.12-amd64
 
+# Extra Debian packages of `make check-debug` (a kernel build).
+DEBUG_DEPS := flex bison libelf-dev libssl-dev bc
+
 # Extra Debian packages of `make bench` and `make demo` (the plots);
 # `make check` does without them.
 BENCH_DEPS := gnuplot-nox
 
 # Kernel flavours that `make check` covers (see tools/pgremap-vm --help).
-FLAVOURS ?= 6.1 6.12
+FLAVOURS ?= 5.10 6.1 6.12
 
 # Options of tools/pgremap-bench-run for `make bench`, e.g. "--quick".
 BENCH_ARGS ?=
@@ -56,6 +61,8 @@ module:
 userspace:
 	$(MAKE) -C tools/libpgremap
 	$(MAKE) -C tests
+	$(MAKE) -C tests/fuzz
+	$(MAKE) -C tests/stress
 	$(MAKE) -C tools
 
 # $(call apt-install,TARGET,PACKAGES): install Debian packages. Root only;
@@ -79,6 +86,10 @@ bench-deps: deps
 
 check: deps userspace
 	FLAVOURS="$(FLAVOURS)" tests/run-check
+
+check-debug: deps userspace
+	$(call apt-install,check-debug,$(DEBUG_DEPS))
+	tests/check-debug
 
 bench: bench-deps userspace
 	tools/pgremap-bench-run $(BENCH_ARGS)
@@ -144,7 +155,10 @@ check-deb:
 clean:
 	-$(MAKE) -C module clean
 	$(MAKE) -C tests clean
+	$(MAKE) -C tests/fuzz clean
+	$(MAKE) -C tests/stress clean
 	$(MAKE) -C tools clean
 
 .PHONY: all module userspace tools deps bench-deps check bench demo install \
-	module-install dkms-src dkms-install dkms-uninstall check-deb clean
+	module-install dkms-src dkms-install dkms-uninstall check-deb \
+	check-debug clean
