@@ -201,6 +201,9 @@ static int new_uffd(void)
 	int fd = syscall(SYS_userfaultfd,
 			 O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 
+	/* UFFD_USER_MODE_ONLY is 5.11+: a portable program retries. */
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		die("userfaultfd");
 	return fd;
