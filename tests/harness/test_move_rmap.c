@@ -349,8 +349,19 @@ static void rm_race(enum mover_kind kind, bool idle)
 	}
 	ck_assert_int_eq(pthread_create(&t[2], NULL, walker, r), 0);
 	ck_assert_int_eq(pthread_create(&t[3], NULL, rm_pagemapper, r), 0);
-	while (mt_now_ms() - t0 < rm_race_ms() && !r->err[0] && !r->err[1])
+	/*
+	 * At least the race phase; longer (up to 4x) until the threads
+	 * were scheduled enough for the preconditions checked below (on
+	 * a loaded host the reclaimer may run only twice in 3 s).
+	 */
+	while (!r->err[0] && !r->err[1]) {
+		long el = mt_now_ms() - t0;
+		bool met = (idle || r->swapped) && r->moved[0] && r->moved[1];
+
+		if (el >= rm_race_ms() && (met || el >= 4 * rm_race_ms()))
+			break;
 		usleep(10000);
+	}
 	r->stop = 1;
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
