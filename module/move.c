@@ -17,7 +17,9 @@
  *
  * - mmap_lock for read, held for the whole call, keeps both VMAs from
  *   being split, merged, unmapped or having their flags changed, so the
- *   checks made once at the start stay true. It does not keep page tables
+ *   checks made once at the start stay true (the one exception, a step
+ *   that keeps failing while a writer waits, drops it and checks the VMAs
+ *   again: move_backoff()). It does not keep page tables
  *   still: faults populate them, MADV_DONTNEED zaps entries and THPs,
  *   THPs get split. Hence every entry is read, then re-checked under its
  *   PTL (pte_same) before anything is changed, and -EAGAIN retries.
@@ -77,6 +79,9 @@ struct move_ctx {
 	unsigned long src_end;		/* end of the whole source range */
 	u64 mode;
 	struct anon_vma *graced;	/* see keep_for_grace() */
+	unsigned long stuck_since;	/* jiffies: first -EAGAIN since progress */
+	bool split_failed;		/* the last step's split_folio() failed */
+	bool unlocked;			/* mmap_lock lost in move_backoff() */
 };
 
 /* One page's move: the mapped PTEs and what they held when read. */
@@ -702,8 +707,12 @@ static int prepare_present(struct move_ctx *mc, struct pte_move *pm,
 			return -EBUSY;
 		/* split_folio() can sleep. */
 		unmap_ptes(pm);
-		/* -EAGAIN (a transient extra reference) retries, as upstream. */
+		/*
+		 * -EAGAIN (an extra reference) retries, as upstream, but
+		 * not forever: see move_backoff().
+		 */
 		err = pgremap_split_folio(pl->folio);
+		mc->split_failed = err == -EAGAIN;
 		if (err)
 			return err;
 		/* Look the page up again in its new, small folio. */
@@ -1518,6 +1527,72 @@ static int lookup_vmas(struct move_ctx *mc, unsigned long dst,
 	return 0;
 }
 
+/*
+ * How long a step may keep answering -EAGAIN before the call gives up on
+ * it. A lost race (an entry changed between read and lock) is over in
+ * microseconds; an extra reference that makes split_folio() fail is
+ * usually gone in milliseconds (LRU isolation by reclaim or compaction),
+ * but may last as long as its holder likes (a pipe holding a page given
+ * to it by vmsplice()). A second, even under TCG, is long enough for the
+ * first kind and bounds the second.
+ */
+#define PGREMAP_STUCK_JIFFIES	HZ
+
+/*
+ * A step answered -EAGAIN at dst/src with len bytes left. Upstream
+ * retries at once, forever, holding mmap_lock; we cannot, for two
+ * reasons found by the stress test and its reproducer:
+ *
+ * 1. The reference that makes split_folio() fail may belong to a task
+ *    that is waiting for our mmap_lock. ksmd holds a reference on the
+ *    page it scans while it takes mmap_read_lock() to merge it (as do
+ *    GUP, on the pages it has collected, when it retakes the lock after
+ *    a retried fault, and move_pages(2) on the folios it has isolated);
+ *    a down_read() queues behind a waiting writer (munmap, mmap,
+ *    mprotect of another thread), and the writer waits for our read
+ *    lock: a cycle, with us spinning. So when a writer waits, we let
+ *    it go first: drop mmap_lock, take it again and look the VMAs up
+ *    again, as they may have changed while it was dropped (the move then
+ *    stops with the error a new call would get, and what moved so far).
+ * 2. The reference may never go away on its own (vmsplice()), and even
+ *    with nobody waiting a call must not spin in the kernel for good.
+ *    After PGREMAP_STUCK_JIFFIES without progress the call stops: -EBUSY
+ *    if a large folio could not be split (documented: not movable while
+ *    referenced elsewhere), else -EAGAIN with the bytes moved so far.
+ *    (While the lock is dropped, khugepaged may collapse a PMD we had
+ *    split, and the step splits it again: that too is bounded.)
+ *
+ * Returns 0 to retry the step, or the error that ends the call.
+ */
+static int move_backoff(struct move_ctx *mc, unsigned long dst,
+			unsigned long src, unsigned long len)
+{
+	unsigned long waited;
+
+	if (!mc->stuck_since)
+		mc->stuck_since = jiffies ? jiffies : 1;
+	else if (time_after(jiffies, mc->stuck_since + PGREMAP_STUCK_JIFFIES))
+		return mc->split_failed ? -EBUSY : -EAGAIN;
+	if (!mmap_lock_is_contended(mc->mm))
+		return 0;
+	waited = jiffies;
+	mmap_read_unlock(mc->mm);
+	/*
+	 * Our down_read() may still take the lock back before the woken
+	 * writer runs; it stops doing so once the writer has waited long
+	 * enough to set the rwsem's handoff bit (a jiffy or so), so this
+	 * costs at most a few more rounds.
+	 */
+	cond_resched();
+	if (mmap_read_lock_killable(mc->mm)) {
+		mc->unlocked = true;
+		return -EINTR;
+	}
+	/* Time spent waiting for others is not time spent retrying. */
+	mc->stuck_since += jiffies - waited;
+	return lookup_vmas(mc, dst, src, len);
+}
+
 /* Bytes moved if any, else the error. Never 0. */
 static ssize_t move_pages(struct mm_struct *mm, unsigned long dst,
 			  unsigned long src, unsigned long len, u64 mode)
@@ -1529,10 +1604,13 @@ static ssize_t move_pages(struct mm_struct *mm, unsigned long dst,
 	mmap_read_lock(mm);
 	err = lookup_vmas(&mc, dst, src, len);
 	while (!err && done < len) {
+		mc.split_failed = false;
 		err = move_step(&mc, dst + done, src + done, &step);
 		/* Counted before a signal ends the loop: it did move. */
-		if (!err)
+		if (!err) {
 			done += step;
+			mc.stuck_since = 0;
+		}
 		cond_resched();
 		if (fatal_signal_pending(current)) {
 			/* Do not override an error. */
@@ -1540,12 +1618,14 @@ static ssize_t move_pages(struct mm_struct *mm, unsigned long dst,
 				err = -EINTR;
 			break;
 		}
-		if (err == -EAGAIN)
-			err = 0;	/* the same page again */
+		if (err == -EAGAIN)	/* the same page again, or stop */
+			err = move_backoff(&mc, dst + done, src + done,
+					   len - done);
 	}
 	if (mc.graced)
 		put_anon_vma_after_grace(mc.graced);
-	mmap_read_unlock(mm);
+	if (!mc.unlocked)
+		mmap_read_unlock(mm);
 	return done ? done : err;
 }
 

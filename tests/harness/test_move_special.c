@@ -6,10 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "mover.h"
 
@@ -295,6 +298,100 @@ static void swapped_out(enum mover_kind kind)
 }
 MOVE_TEST(swapped_out)
 
+/* Another thread's mmap()+munmap() rounds (each takes mmap_lock for write). */
+struct writer {
+	pthread_t thread;
+	volatile int stop;
+	long rounds, worst_ms;
+};
+
+static void *writer_loop(void *arg)
+{
+	struct writer *w = arg;
+
+	while (!w->stop) {
+		long t0 = mt_now_ms(), ms;
+		void *p = mmap(NULL, 4096, PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+		ms = mt_now_ms() - t0;
+		if (ms > w->worst_ms)
+			w->worst_ms = ms;
+		w->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * A THP one of whose pages a pipe holds (vmsplice()): that reference makes
+ * every split_folio() fail with -EAGAIN for as long as the pipe is full.
+ * Moving another page of it needs the split. The module must give up
+ * (EBUSY, nothing moved, src untouched) within its one-second bound, and
+ * must not hold mmap_lock against a writer meanwhile: another thread
+ * mmap()s and munmap()s all along, and no round may wait for the whole
+ * call. Before the fix the call spun until SIGKILL with the writer stuck,
+ * the pattern of a stress-test stall on 6.1 (ksmd holding the reference
+ * while waiting behind the writer). Once the pipe is drained the move
+ * succeeds: it was the reference. pgremap only: 6.12's in-tree UFFDIO_MOVE
+ * retries forever here.
+ */
+START_TEST(thp_split_referenced_pgremap)
+{
+	size_t ps = mt_page(), len = MT_PMD_SIZE, n = len / ps, held = 7;
+	size_t mid = 100;
+	struct writer w = { 0 };
+	struct iovec iov;
+	char *src, *dst;
+	struct mover *m;
+	long t0, took;
+	int pfd[2], err;
+	__s64 move;
+
+	MOVER_OPEN_OR_SKIP(m, MOVER_PGREMAP);
+	PGR_SKIP_IF(!thp_possible(), "THP disabled");
+	src = mt_map(len, MT_PMD_SIZE, true);
+	dst = mt_map(len, MT_PMD_SIZE, false);
+	PGR_SKIP_IF(!make_thp(src), "kernel gave no THP for src");
+	ck_assert_int_eq(pipe(pfd), 0);
+	iov.iov_base = src + held * ps;
+	iov.iov_len = ps;
+	ck_assert_int_eq(vmsplice(pfd[1], &iov, 1, 0), (ssize_t)ps);
+	ck_assert_int_eq(pthread_create(&w.thread, NULL, writer_loop, &w), 0);
+	while (w.rounds < 10)
+		usleep(1000);
+
+	t0 = mt_now_ms();
+	err = mover_move(m, (unsigned long)dst, (unsigned long)(src + mid * ps),
+			 ps, 0, &move);
+	took = mt_now_ms() - t0;
+	w.stop = 1;
+	pthread_join(w.thread, NULL);
+	pgr_diag("move: %s after %ld ms; writer: %ld rounds, worst %ld ms",
+		 strerror(err), took, w.rounds, w.worst_ms);
+	ck_assert_msg(err == EBUSY && move == -EBUSY,
+		      "move of a page of a referenced THP: errno %d move %lld, "
+		      "want EBUSY",
+		      err, (long long)move);
+	ck_assert_msg(took < 10000, "the move took %ld ms", took);
+	ck_assert_msg(w.worst_ms < took / 2,
+		      "a writer waited %ld ms of the %ld ms move for mmap_lock",
+		      w.worst_ms, took);
+	ck_assert_uint_eq(mt_pagemap_count(dst, n, PM_PRESENT), 0);
+	mt_assert_pattern(src, n, (unsigned long)src, "src after EBUSY");
+
+	/* With the pipe gone, so is the reference: split and move go. */
+	close(pfd[0]);
+	close(pfd[1]);
+	mover_move_all(m, dst, src + mid * ps, ps, 0);
+	mt_assert_pattern(dst, 1, (unsigned long)(src + mid * ps),
+			  "moved page");
+	ck_assert_int_eq(mt_smaps_kb(src, "AnonHugePages"), 0);
+	mover_close(m);
+}
+END_TEST
+
 /* ---- suite -------------------------------------------------------------- */
 
 Suite *pgr_suite_move_special(void)
@@ -312,6 +409,7 @@ Suite *pgr_suite_move_special(void)
 	MOVE_TEST_ADD(tc, thp_with_holes);
 	MOVE_TEST_ADD(tc, thp_split);
 	MOVE_TEST_ADD(tc, thp_unaligned_dst);
+	tcase_add_test(tc, thp_split_referenced_pgremap);
 	suite_add_tcase(s, tc);
 
 	tc = pgr_tcase("move-swap", PGR_TIMEOUT_LONG);
