@@ -37,7 +37,8 @@
  * populated dst page, ENOENT on an EMPTY src page without
  * ALLOW_SRC_HOLES, EINVAL exactly when the protections differ, src is
  * read-only, or /proc/self/maps shows a VMA boundary in a range, ENOMEM;
- * EAGAIN only with 0 < .move < len). "Populated" is read from
+ * EAGAIN only with 0 < .move < len, or with .move == -EAGAIN: nothing
+ * moved after the module's one-second retry bound). "Populated" is read from
  * /proc/self/pagemap after the call: nothing but the owner ever
  * depopulates a page, so a page unpopulated after the call was so
  * during it. Mutators verify every page before rewriting or discarding
@@ -71,6 +72,7 @@
 #include <sys/swap.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -142,6 +144,7 @@ enum {
 	F_BALLOON = 1 << 8,
 	F_SWAP = 1 << 9,
 	F_BIGMOVE = 1 << 10,
+	F_SPLICE = 1 << 11,
 };
 
 static const struct {
@@ -153,7 +156,7 @@ static const struct {
 	{ "pageout", F_PAGEOUT },   { "thp", F_THP },
 	{ "ksm", F_KSM },	    { "cgroup", F_CGROUP },
 	{ "balloon", F_BALLOON },   { "swap", F_SWAP },
-	{ "shuttle", F_BIGMOVE },
+	{ "shuttle", F_BIGMOVE },   { "splice", F_SPLICE },
 };
 
 /* ---- state -------------------------------------------------------------- */
@@ -188,7 +191,7 @@ struct stats {
 	unsigned long forks, fork_fail, kids_ok, kids_killed;
 	unsigned long nb_maps, nb_merged, nb_taken, nb_enomem;
 	unsigned long mprotects, madv_thp, vma_enomem;
-	unsigned long pageouts, colds;
+	unsigned long pageouts, colds, splices, spliced, slow_calls;
 	unsigned long err[NERR];
 };
 
@@ -969,6 +972,7 @@ static struct mres move_call(struct worker *w, size_t s, size_t d, size_t n,
 	unsigned long len = n * PG;
 	struct mres r = { 0, 0, false };
 	uint64_t pre[PMD_PAGES];
+	double t0;
 	char what[160];
 	size_t i;
 	__s64 mv;
@@ -984,7 +988,11 @@ static struct mres move_call(struct worker *w, size_t s, size_t d, size_t n,
 		if ((pre[i] & PM_SWAP) && full(s + i))
 			INC(w, swap_seen);
 	where(w, "ioctl");
+	t0 = now_s();
 	err = do_move(dst, src, len, mode, &mv);
+	/* The module's retry bound is 1 s: this call (probably) hit it. */
+	if (err && now_s() - t0 >= 0.9)
+		INC(w, slow_calls);
 	where(w, "check");
 	INC(w, calls);
 	r.err = err;
@@ -997,6 +1005,13 @@ static struct mres move_call(struct worker *w, size_t s, size_t d, size_t n,
 			return r;
 		}
 		r.moved = n;
+	} else if (err == EAGAIN && mv == -EAGAIN) {
+		/*
+		 * Nothing moved: a source entry kept changing (or its large
+		 * folio stayed locked) for the module's retry bound.
+		 */
+		INC(w, refused);
+		INC(w, err[EAGAIN]);
 	} else if (err == EAGAIN) {
 		INC(w, partial);
 		if (mv <= 0 || mv >= (__s64)len || mv % PG) {
@@ -1802,16 +1817,87 @@ static void *flipper_main(void *arg)
 	return NULL;
 }
 
+/*
+ * vmsplice() up to 4 FULL pages of one chunk into the pipe fd: the pipe
+ * then holds references on them, as I/O in flight would, until it is
+ * drained. A THP with such a page cannot be split while they last, and a
+ * move that needs the split must give up with EBUSY, not spin holding
+ * mmap_lock (module/move.c, move_backoff()). The chunk is owned for the
+ * splice itself only: vmsplice() of a hole would map the zero page there.
+ * Returns the bytes now in the pipe.
+ */
+static size_t splice_hold(struct worker *w, int fd)
+{
+	size_t c = rnd(w, g.nchunks), s, n = 0;
+	struct iovec iov[4];
+	ssize_t ret = 0;
+
+	op_begin();
+	if (!g.chunks[c].shuttle && chunk_try(w, c)) {
+		for (s = c * CP; s < (c + 1) * CP && n < 4;
+		     s += 1 + rnd(w, 4)) {
+			if (!full(s))
+				continue;
+			iov[n].iov_base = slot_addr(s);
+			iov[n++].iov_len = PG;
+		}
+		where(w, "vmsplice");
+		ret = n ? vmsplice(fd, iov, n, SPLICE_F_NONBLOCK) : 0;
+		where(w, "idle");
+		chunk_put(c);
+	}
+	op_end();
+	if (ret < 0) {
+		fail(w, "vmsplice of %zu pages of chunk %zu: %s", n, c,
+		     strerror(errno));
+		return 0;
+	}
+	if (ret) {
+		INC(w, splices);
+		ADD(w, spliced, ret / PG);
+	}
+	return ret;
+}
+
+/* Read and drop what the pipe holds: the references go with it. */
+static void splice_drain(struct worker *w, int fd, size_t bytes)
+{
+	ssize_t ret;
+
+	while (bytes) {
+		ret = read(fd, w->buf, bytes < PG ? bytes : PG);
+		if (ret <= 0) {
+			fail(w, "draining the splice pipe: %s",
+			     ret ? strerror(errno) : "EOF");
+			return;
+		}
+		bytes -= ret;
+	}
+}
+
 /* ---- reclaim ------------------------------------------------------------- */
 
 static void *pager_main(void *arg)
 {
 	struct worker *w = arg;
-	size_t a, off, n;
-	int adv;
+	int pfd[2] = { -1, -1 }, adv;
+	size_t a, off, n, held = 0;
+	double drain_at = 0;
 
+	if (on(F_SPLICE) && pipe2(pfd, O_NONBLOCK | O_CLOEXEC))
+		fail(w, "pipe2: %s", strerror(errno));
 	while (!stopping()) {
 		msleep(10 + rnd(w, 50));
+		if (held && now_s() >= drain_at) {
+			splice_drain(w, pfd[0], held);
+			held = 0;
+		} else if (!held && pfd[1] >= 0 && rnd(w, 20) == 0) {
+			/* Held for 0.1-1.6 s: around the module's 1 s bound. */
+			held = splice_hold(w, pfd[1]);
+			drain_at = now_s() + 0.1 + rnd(w, 1500) / 1000.0;
+		}
+		if (!on(F_PAGEOUT))
+			continue;
 		a = rnd(w, g.narenas);
 		if (rnd(w, 40) == 0) {
 			off = 0;
@@ -1831,6 +1917,10 @@ static void *pager_main(void *arg)
 			INC(w, pageouts);
 		else
 			INC(w, colds);
+	}
+	if (pfd[0] >= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 	}
 	return NULL;
 }
@@ -2345,6 +2435,9 @@ static const char usage_text[] =
 	"            pages and update the model; movers discard the zeros the\n"
 	"            kernel put in their EMPTY slots);\n"
 	"  pageout   MADV_PAGEOUT / MADV_COLD on any arena range, into swap;\n"
+	"  splice    vmsplice() of a few pages of an owned chunk into a pipe,\n"
+	"            held there 0.1-1.6 s: references that make a THP\n"
+	"            unsplittable, so moves that need the split give up (EBUSY);\n"
 	"  swap      zram swap (512 MiB) set up if no swap is on;\n"
 	"  ksm       KSM run=1 on MADV_MERGEABLE arenas; every 8th page id is\n"
 	"            a twin (4 families of identical pages) so KSM merges;\n"
@@ -2378,7 +2471,7 @@ static const char usage_text[] =
 	"  --swap-mb MB      zram swap size if no swap is on (default 512)\n"
 	"  --disable LIST    leave features out, comma-separated: fork, churn,\n"
 	"                    mprotect, thp, dontneed, pageout, swap, ksm, cgroup,\n"
-	"                    balloon, shuttle\n"
+	"                    balloon, shuttle, splice\n"
 	"  --no-coverage     report, but do not fail on, features that left no\n"
 	"                    trace (see Checks)\n"
 	"  --progress N      a progress line every N seconds (default 10)\n"
@@ -2418,7 +2511,8 @@ static const char usage_text[] =
 	"\n"
 	"Checks (any failure: a FAIL line with the details; the run stops):\n"
 	"  - every move ioctl: 0 only with .move == len; EAGAIN only with .move\n"
-	"    a page multiple in (0, len); any other error with .move == -errno\n"
+	"    a page multiple in (0, len) or -EAGAIN (nothing moved: an entry\n"
+	"    kept changing for a second); any other error with .move == -errno\n"
 	"    (EINVAL: or .move unwritten); the errno one of EBUSY, EEXIST,\n"
 	"    ENOENT, EINVAL, ENOMEM (pgremap.4; EFAULT, EINTR, ESRCH, ENOTTY\n"
 	"    cannot apply here and fail the run);\n"
@@ -2658,6 +2752,7 @@ static void check_coverage(const struct stats *st, const struct vmsnap *v0,
 		  "a neighbour merged into an arena VMA" },
 		{ on(F_MPROTECT), st->einval_pred > 0, "a predicted EINVAL" },
 		{ on(F_BIGMOVE), st->shuttles > 0, "a 2 MiB shuttle move" },
+		{ on(F_SPLICE), st->spliced > 0, "a page held by a pipe" },
 		{ g.cg_made, cg_max > 0,
 		  "memory.max reached (memory.events max > 0)" },
 	};
@@ -2681,7 +2776,8 @@ static void check_coverage(const struct stats *st, const struct vmsnap *v0,
 static void report(const struct stats *st, const struct vmsnap *v0,
 		   const struct vmsnap *v1, double secs)
 {
-	static const int errs[] = { EBUSY, EEXIST, ENOENT, EINVAL, ENOMEM };
+	static const int errs[] = { EBUSY,  EEXIST, ENOENT,
+				    EINVAL, ENOMEM, EAGAIN };
 	char line[1024];
 	size_t i, n = 0;
 	int e;
@@ -2731,9 +2827,12 @@ static void report(const struct stats *st, const struct vmsnap *v0,
 	    st->collapse_ok, st->collapse_fail, atomic_load(&g.anon_huge_max),
 	    v1->fault_thp - v0->fault_thp, v1->split_pmd - v0->split_pmd);
 	say("pages swapped out (pswpout) +%ld, in (pswpin) +%ld; MADV_PAGEOUT "
-	    "%lu, MADV_COLD %lu, mover's own PAGEOUT %lu",
+	    "%lu, MADV_COLD %lu, mover's own PAGEOUT %lu; vmsplice %lu "
+	    "(%lu pages held by the pipe); failed moves that took >= 0.9 s "
+	    "(the module's retry bound) %lu",
 	    v1->pswpout - v0->pswpout, v1->pswpin - v0->pswpin, st->pageouts,
-	    st->colds, st->own_pageout);
+	    st->colds, st->own_pageout, st->splices, st->spliced,
+	    st->slow_calls);
 	say("mutators: reads %lu, rewrites %lu, fills %lu, MADV_DONTNEED %lu "
 	    "pages + %lu chunks",
 	    st->checks, st->rewrites, st->fills, st->dontneeds,
@@ -2850,7 +2949,7 @@ int main(int argc, char **argv)
 	if (on(F_MPROTECT) || on(F_THP))
 		start(w, R_FLIPPER, "flipper", 0, flipper_main);
 	w++;
-	if (on(F_PAGEOUT))
+	if (on(F_PAGEOUT) || on(F_SPLICE))
 		start(w, R_PAGER, "pager", 0, pager_main);
 	w++;
 
