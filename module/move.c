@@ -176,6 +176,20 @@ static void unmap_pte(pte_t **pte)
 	}
 }
 
+/*
+ * Map dst's PTE, then src's (if dst's is mapped). True when both are;
+ * unmap_ptes() undoes either outcome.
+ */
+static bool map_ptes(struct mm_struct *mm, struct pte_move *pm)
+{
+	pm->dst_pte = map_pte(mm, pm->dst_pmd, pm->dst_addr, &pm->dst_pmdval,
+			      &pm->dst_ptl);
+	if (pm->dst_pte)
+		pm->src_pte = map_pte(mm, pm->src_pmd, pm->src_addr,
+				      &pm->src_pmdval, &pm->src_ptl);
+	return pm->src_pte;
+}
+
 /* Unmap both, source first: the reverse of the mapping order. */
 static void unmap_ptes(struct pte_move *pm)
 {
@@ -787,14 +801,12 @@ static int move_nonpresent(struct move_ctx *mc, struct pte_move *pm,
 /* Map both PTEs and read them. 0, or an error that ends this page. */
 static int map_and_read(struct move_ctx *mc, struct pte_move *pm)
 {
-	pm->dst_pte = map_pte(mc->mm, pm->dst_pmd, pm->dst_addr,
-			      &pm->dst_pmdval, &pm->dst_ptl);
-	if (!pm->dst_pte)
-		return pmd_bad(pm->dst_pmdval) ? -EFAULT : -EAGAIN;
-	pm->src_pte = map_pte(mc->mm, pm->src_pmd, pm->src_addr,
-			      &pm->src_pmdval, &pm->src_ptl);
-	if (!pm->src_pte)
-		return pmd_bad(pm->src_pmdval) ? -EFAULT : -EAGAIN;
+	if (!map_ptes(mc->mm, pm)) {
+		/* The PMD that did not map: dst's, or else src's. */
+		pmd_t pmdval = pm->dst_pte ? pm->src_pmdval : pm->dst_pmdval;
+
+		return pmd_bad(pmdval) ? -EFAULT : -EAGAIN;
+	}
 
 	pm->orig_dst_pte = read_pte_locked(pm->dst_pte, pm->dst_ptl);
 	if (!pte_none(pm->orig_dst_pte))
@@ -1135,11 +1147,7 @@ static unsigned long batch_scan(struct move_ctx *mc, struct pte_move *pm,
 	unsigned long i = 0;
 	pte_t src;
 
-	pm->dst_pte = map_pte(mc->mm, pm->dst_pmd, pm->dst_addr,
-			      &pm->dst_pmdval, &pm->dst_ptl);
-	if (pm->dst_pte)
-		pm->src_pte = map_pte(mc->mm, pm->src_pmd, pm->src_addr,
-				      &pm->src_pmdval, &pm->src_ptl);
+	map_ptes(mc->mm, pm);
 	for (; pm->src_pte && i < nr; i++) {
 		if (!pte_none(ptep_get(pm->dst_pte + i)))
 			break;
@@ -1174,12 +1182,7 @@ static unsigned long move_ptes_batched(struct move_ctx *mc, pmd_t *dst_pmd,
 	pgremap_mmu_range_init(&range, mc->src_vma, mc->mm, src_addr,
 			       src_addr + b.nr * PAGE_SIZE);
 	notifier_start(mc->mm, &range);
-	b.pm.dst_pte = map_pte(mc->mm, dst_pmd, dst_addr, &b.pm.dst_pmdval,
-			       &b.pm.dst_ptl);
-	if (b.pm.dst_pte)
-		b.pm.src_pte = map_pte(mc->mm, src_pmd, src_addr,
-				       &b.pm.src_pmdval, &b.pm.src_ptl);
-	if (b.pm.src_pte) {
+	if (map_ptes(mc->mm, &b.pm)) {
 		double_lock(b.pm.dst_ptl, b.pm.src_ptl);
 		/* Still the tables we mapped: else leave it to the slow path. */
 		if (pmd_same(READ_ONCE(*dst_pmd), b.pm.dst_pmdval) &&
