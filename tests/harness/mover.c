@@ -437,6 +437,11 @@ unsigned long mt_pgalloc(void)
 	return sum;
 }
 
+unsigned long mt_pgalloc_noise(void)
+{
+	return pgr_kconfig_enabled("KASAN") ? 256 : 16;
+}
+
 int mt_write_file(const char *path, const char *s)
 {
 	size_t len = strlen(s);

@@ -146,6 +146,12 @@ long mt_smaps_kb(const void *addr, const char *field);
 int mt_vma_count(void);
 /* Sum of pgalloc_* in /proc/vmstat. */
 unsigned long mt_pgalloc(void);
+/*
+ * Pages the rest of the system may allocate during a move: pgalloc is
+ * system-wide, and a debug kernel (KASAN's stack depot and quarantine,
+ * lockdep) allocates pages of its own meanwhile.
+ */
+unsigned long mt_pgalloc_noise(void);
 /* Write a string to a /proc or /sys file: 0 or -errno. */
 int mt_write_file(const char *path, const char *s);
 /* mm->task_size of this process (4- or 5-level paging). */

@@ -56,11 +56,7 @@ static void move_and_verify(enum mover_kind kind, size_t map_pages,
 	vmas1 = mt_vma_count();
 	rss1 = mt_smaps_kb(src, "Rss") + mt_smaps_kb(dst, "Rss");
 	anon_dst = mt_smaps_kb(dst, "Rss");
-	/*
-	 * pgalloc is system-wide: a debug kernel (KASAN's stack depot and
-	 * quarantine, lockdep) allocates pages of its own meanwhile.
-	 */
-	allowed = npages / 64 + (pgr_kconfig_enabled("KASAN") ? 256 : 16);
+	allowed = npages / 64 + mt_pgalloc_noise();
 	pgr_diag("%zu pages: pgalloc +%lu (allowed %lu), Rss %ld -> %ld kB, "
 		 "VMAs %d -> %d",
 		 npages, pg1 - pg0, allowed, rss0, rss1, vmas0, vmas1);
